@@ -1,0 +1,1 @@
+console.log("distsync 0.1.0");

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+// vitest 4 no longer loads a workspace file by itself: the root `test` script points here.
+export default defineConfig({
+  test: {
+    projects: ["packages/*"],
+    coverage: { provider: "v8", include: ["packages/*/src/**"] },
+  },
+});

@@ -1,0 +1,93 @@
+import { CHUNK_AVG_BYTES, CHUNK_MAX_BYTES, CHUNK_MIN_BYTES } from "../protocol/constants.js";
+
+// A fixed gear table (protocol v1): every implementation must cut at the same places, so the
+// table comes from a seeded generator rather than from Math.random.
+const GEAR = (() => {
+  const table = new Int32Array(256);
+  let state = 0x9e3779b9;
+  for (let i = 0; i < 256; i++) {
+    // mulberry32
+    state = (state + 0x6d2b79f5) | 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    table[i] = (t ^ (t >>> 14)) | 0;
+  }
+  return table;
+})();
+
+// Normalized chunking (FastCDC): a harder mask before the average size, an easier one after,
+// which narrows the spread of chunk sizes around the average. Masks test high bits because the
+// shifted gear hash mixes the most recent bytes into them.
+const AVG_BITS = Math.round(Math.log2(CHUNK_AVG_BYTES));
+const MASK_HARD = highBits(AVG_BITS + 2);
+const MASK_EASY = highBits(AVG_BITS - 2);
+
+function highBits(count: number): number {
+  return count >= 32 ? -1 : ~((1 << (32 - count)) - 1);
+}
+
+/**
+ * Where the first chunk of `data[start..end)` ends, as an index into `data`. Returns `end` when no
+ * cut point lies within the maximum chunk size and `end - start` is below it (more data may follow).
+ */
+export function findCutPoint(data: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length <= CHUNK_MIN_BYTES) return end;
+  const limit = Math.min(length, CHUNK_MAX_BYTES);
+  const normal = Math.min(limit, CHUNK_AVG_BYTES);
+  let hash = 0;
+  let i = CHUNK_MIN_BYTES;
+  for (; i < normal; i++) {
+    hash = ((hash << 1) + (GEAR[data[start + i] as number] as number)) | 0;
+    if ((hash & MASK_HARD) === 0) return start + i + 1;
+  }
+  for (; i < limit; i++) {
+    hash = ((hash << 1) + (GEAR[data[start + i] as number] as number)) | 0;
+    if ((hash & MASK_EASY) === 0) return start + i + 1;
+  }
+  return start + limit;
+}
+
+/**
+ * Splits a byte stream into content-defined chunks. Push blocks of any size; each call returns the
+ * chunks completed so far; `finish` returns the rest. Memory stays below two maximum chunks plus
+ * the pushed block.
+ */
+export class Chunker {
+  #pending: Uint8Array = new Uint8Array(0);
+
+  push(block: Uint8Array): Uint8Array[] {
+    const data = this.#pending.length === 0 ? block : concat(this.#pending, block);
+    const chunks: Uint8Array[] = [];
+    let start = 0;
+    // Only cut where a full maximum-size window is available, or the cut is content-defined.
+    while (data.length - start > CHUNK_MAX_BYTES) {
+      const cut = findCutPoint(data, start, data.length);
+      chunks.push(data.slice(start, cut));
+      start = cut;
+    }
+    this.#pending = data.slice(start);
+    return chunks;
+  }
+
+  finish(): Uint8Array[] {
+    const data = this.#pending;
+    this.#pending = new Uint8Array(0);
+    const chunks: Uint8Array[] = [];
+    let start = 0;
+    while (start < data.length) {
+      const cut = findCutPoint(data, start, data.length);
+      chunks.push(data.slice(start, cut));
+      start = cut;
+    }
+    return chunks;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,71 @@
+import { deflateSync, Inflate } from "fflate";
+import { ContentError } from "../errors.js";
+import type { ContentEncoding } from "../protocol/messages.js";
+
+/** When to compress content: `auto` skips data that a sample shows to be incompressible. */
+export type CompressionPolicy = "auto" | "always" | "never";
+
+const SAMPLE_BYTES = 4096;
+/** Compression must save at least this fraction to be used. */
+const MIN_SAVING = 0.05;
+
+export interface EncodedChunk {
+  encoding: ContentEncoding;
+  data: Uint8Array;
+}
+
+/** Encodes one chunk: raw deflate (fflate, level 1) when it pays, raw bytes otherwise. */
+export function encodeChunk(chunk: Uint8Array, policy: CompressionPolicy = "auto"): EncodedChunk {
+  if (policy === "never" || chunk.length < 64) return { encoding: "raw", data: chunk };
+  if (policy === "auto" && chunk.length > SAMPLE_BYTES * 2) {
+    // Deflate runs at ~40 MiB/s on random data here: a small sample decides cheaply.
+    const sample = deflateSync(chunk.subarray(0, SAMPLE_BYTES), { level: 1 });
+    if (sample.length > SAMPLE_BYTES * (1 - MIN_SAVING)) return { encoding: "raw", data: chunk };
+  }
+  const compressed = deflateSync(chunk, { level: 1 });
+  if (compressed.length > chunk.length * (1 - MIN_SAVING)) return { encoding: "raw", data: chunk };
+  return { encoding: "deflate", data: compressed };
+}
+
+// Small input slices bound what one step of inflation can produce (deflate expands at most ~1032×).
+const INFLATE_SLICE = 1024;
+
+/**
+ * Decodes one chunk whose raw size the peer declared as `size`. Inflation stops as soon as the
+ * output would exceed `size`, so a deflate bomb costs at most one slice of work beyond it.
+ */
+export function decodeChunk(encoding: ContentEncoding, data: Uint8Array, size: number): Uint8Array {
+  if (encoding === "raw") {
+    if (data.length !== size) {
+      throw new ContentError("content-mismatch", `raw chunk is ${data.length} bytes, declared ${size}`);
+    }
+    return data;
+  }
+  const out = new Uint8Array(size);
+  let written = 0;
+  let overflow = false;
+  let ended = false;
+  const inflate = new Inflate((part, final) => {
+    if (written + part.length > size) {
+      overflow = true;
+      return;
+    }
+    out.set(part, written);
+    written += part.length;
+    if (final) ended = true;
+  });
+  try {
+    for (let offset = 0; offset < data.length && !overflow; offset += INFLATE_SLICE) {
+      const end = Math.min(offset + INFLATE_SLICE, data.length);
+      inflate.push(data.subarray(offset, end), end === data.length);
+    }
+  } catch (error) {
+    throw new ContentError("content-mismatch", "compressed chunk is not valid raw deflate", { cause: error });
+  }
+  if (overflow)
+    throw new ContentError("content-too-large", `chunk inflates beyond its declared ${size} bytes`);
+  if (!ended || written !== size) {
+    throw new ContentError("content-mismatch", `chunk inflates to ${written} bytes, declared ${size}`);
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+import type { DistSyncError } from "./errors.js";
+import type { EntryKind, RelPath } from "./types.js";
+
+export interface FileStat {
+  path: RelPath;
+  kind: EntryKind;
+  /** Bytes (0 for directories). */
+  size: number;
+  mtimeMs: number;
+  /** The owner-executable bit; always false where the file system has none. */
+  executable: boolean;
+}
+
+export interface FileAttributes {
+  mtimeMs: number;
+  executable: boolean;
+}
+
+/** A hint that something at `path` changed; the engine re-reads the path to learn what. */
+export type WatchEvent =
+  | { type: "add" | "change" | "remove"; path: RelPath; kind: EntryKind }
+  /** The watched root itself went away (deleted, moved, unmounted). */
+  | { type: "root-removed" }
+  /** The watcher failed; changes may be missed until it recovers. */
+  | { type: "error"; error: DistSyncError };
+
+export interface Watcher {
+  close(): Promise<void>;
+}
+
+export interface FileReadHandle {
+  /** The file's stat when it was opened. */
+  readonly stat: FileStat;
+  /** Reads up to `length` bytes; an empty array means end of file. */
+  read(length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * A file written to a temp file and moved into place by `commit` only: a reader sees the old
+ * version or the new one, never a mix. `abort` removes the temp file. Both are idempotent.
+ */
+export interface FileWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  commit(attributes: FileAttributes): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface FileSystemCapabilities {
+  /** Whether the executable bit is kept. */
+  readonly executableBit: boolean;
+  /** Whether `watch` reports changes made by other programs. */
+  readonly watch: boolean;
+}
+
+/**
+ * One synced folder. Every path is a {@link RelPath} that core has validated before the call.
+ * Missing paths read as `undefined`; every other failure is a `FileSystemError`. Implementations
+ * never report their own temp files (names starting with `.distsync-`), nor the `.distsync` folder.
+ */
+export interface FileSystem {
+  readonly capabilities: FileSystemCapabilities;
+  /** False when the root is gone, no longer a directory, or was replaced by another directory. */
+  rootExists(): Promise<boolean>;
+  /** Every file and directory below the root (not the root), parents before children. */
+  walk(): AsyncIterable<FileStat>;
+  stat(path: RelPath): Promise<FileStat | undefined>;
+  /** Opens a file for sequential reading; `undefined` when it is missing or is a directory. */
+  openRead(path: RelPath): Promise<FileReadHandle | undefined>;
+  /** Starts an atomic write; parent directories are created as needed. */
+  createWriter(path: RelPath): Promise<FileWriter>;
+  /** Sets mtime and, for files, the executable bit. */
+  setAttributes(path: RelPath, attributes: Partial<FileAttributes>): Promise<void>;
+  /** Removes a file; a missing file is not an error. */
+  remove(path: RelPath): Promise<void>;
+  /** Creates a directory and its parents; an existing directory is not an error. */
+  mkdir(path: RelPath, attributes?: { mtimeMs?: number }): Promise<void>;
+  /** Removes an empty directory; missing is not an error; not empty is `FileSystemError` `ENOTEMPTY`. */
+  rmdir(path: RelPath): Promise<void>;
+  /** Starts watching; resolves once the watcher is ready (events after that are reported). */
+  watch(listener: (event: WatchEvent) => void): Promise<Watcher>;
+}

@@ -1,0 +1,819 @@
+import { randomBytes } from "node:crypto";
+import {
+  type BigIntStats,
+  close as closeFd,
+  constants,
+  type Dirent,
+  fstat as fstatFd,
+  watch as fsWatch,
+  type FSWatcher as NodeWatcher,
+  open as openFd,
+  type Stats,
+} from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import * as fsp from "node:fs/promises";
+import * as nodePath from "node:path";
+import { promisify } from "node:util";
+import { watch as chokidarWatch, type FSWatcher } from "chokidar";
+import { DistSyncError, FileSystemError, PathNotAllowedError } from "../errors.js";
+import type {
+  FileAttributes,
+  FileReadHandle,
+  FileStat,
+  FileSystem,
+  FileSystemCapabilities,
+  FileWriter,
+  WatchEvent,
+  Watcher,
+} from "../file-system.js";
+import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem } from "../paths.js";
+import type { RelPath } from "../types.js";
+
+export interface NodeFileSystemOptions {
+  /**
+   * `fsync` each file before it is moved into place, so a crash cannot leave a torn or empty file
+   * behind the new name. Default `true`.
+   */
+  durable?: boolean;
+  /**
+   * Called for each entry that `walk` or `watch` leaves out although it is not DistSync's own:
+   * symbolic links, special files, names that are not valid paths (`reason` says which). The
+   * entries below a skipped directory are not visited, so they are not reported. Default: none.
+   */
+  onSkip?: (path: string, reason: string) => void;
+}
+
+/** Opens without following a final symbolic link, and without blocking on a FIFO. */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+/** How many `lstat` calls `walk` keeps in flight. */
+const WALK_BATCH = 32;
+
+/**
+ * Opens the folder at `root` (relative to the working directory if not absolute). Fails with
+ * `FileSystemError` `ENOENT` or `ENOTDIR` when it is missing or not a directory.
+ */
+export async function createNodeFileSystem(
+  root: string,
+  options: NodeFileSystemOptions = {},
+): Promise<NodeFileSystem> {
+  const absolute = nodePath.resolve(root);
+  let stats: Awaited<ReturnType<typeof statIdentity>>;
+  let realRoot: string;
+  try {
+    stats = await statIdentity(absolute);
+    realRoot = await fsp.realpath(absolute);
+  } catch (error) {
+    throw mapError("open the folder", absolute, error);
+  }
+  if (!stats.isDirectory()) {
+    throw new FileSystemError(`open the folder ${JSON.stringify(absolute)} failed: not a directory`, {
+      path: absolute,
+      systemCode: "ENOTDIR",
+    });
+  }
+  // Holding the directory open keeps its inode allocated, so a new directory created under the
+  // same name cannot get the same inode number (ext4 reuses a freed one at once). Windows cannot
+  // open a directory this way; there the dev/ino check is all we have.
+  let fd: number | undefined;
+  try {
+    fd = await openAsync(absolute, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+    // Identify exactly what is pinned, in case the root was swapped since the stat above.
+    stats = await fstatAsync(fd, { bigint: true });
+  } catch {
+    if (fd !== undefined) await closeAsync(fd).catch(() => {});
+    fd = undefined;
+  }
+  return new NodeFileSystem({ root: absolute, realRoot, dev: stats.dev, ino: stats.ino, fd }, options);
+}
+
+const openAsync = promisify(openFd);
+const closeAsync = promisify(closeFd);
+const fstatAsync = (fd: number, options: { bigint: true }) =>
+  new Promise<BigIntStats>((resolve, reject) =>
+    fstatFd(fd, options, (error, stats) => (error ? reject(error) : resolve(stats))),
+  );
+
+/** What {@link createNodeFileSystem} learned about the root; the root must keep this identity. */
+export interface NodeFileSystemRoot {
+  /** Absolute path. */
+  root: string;
+  /** `realpath` of the root: writes must land below it. */
+  realRoot: string;
+  dev: bigint;
+  ino: bigint;
+  /** An open descriptor of the root that pins its inode; released by `close()`. */
+  fd?: number | undefined;
+}
+
+/**
+ * A folder on the local disk. Writes go to a temp file next to the target and are renamed into
+ * place; nothing is ever read or written through a symbolic link or outside the root; `watch`
+ * uses chokidar (inotify / FSEvents, no polling). Create one with {@link createNodeFileSystem}.
+ */
+export class NodeFileSystem implements FileSystem {
+  readonly capabilities: FileSystemCapabilities = {
+    executableBit: process.platform !== "win32",
+    watch: true,
+  };
+  /** The absolute path of the root. */
+  readonly root: string;
+  readonly #identity: NodeFileSystemRoot;
+  readonly #durable: boolean;
+  readonly #onSkip: (path: string, reason: string) => void;
+  #fd: number | undefined;
+
+  constructor(identity: NodeFileSystemRoot, options: NodeFileSystemOptions = {}) {
+    this.root = identity.root;
+    this.#identity = identity;
+    this.#durable = options.durable ?? true;
+    this.#onSkip = options.onSkip ?? (() => {});
+    this.#fd = identity.fd;
+  }
+
+  /**
+   * Releases the descriptor that pins the root's identity (not part of `FileSystem`). Other
+   * operations keep working, but a root replaced afterwards may go unnoticed. Idempotent.
+   */
+  async close(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await closeAsync(fd).catch(() => {});
+  }
+
+  async rootExists(): Promise<boolean> {
+    try {
+      const stats = await statIdentity(this.root);
+      return stats.isDirectory() && stats.dev === this.#identity.dev && stats.ino === this.#identity.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  async *walk(): AsyncIterable<FileStat> {
+    await this.#assertRoot("walk", "");
+    // Directories still to list. Each is listed whole (one readdir), its entries reported in name
+    // order, then its subdirectories are visited in name order: parents always come first.
+    const stack: string[] = [""];
+    for (let directory = stack.pop(); directory !== undefined; directory = stack.pop()) {
+      let entries: Dirent[];
+      try {
+        entries = await fsp.readdir(this.#absolute(directory), { withFileTypes: true });
+      } catch (error) {
+        // A directory removed (or replaced by a file) since its parent was listed is just gone.
+        const code = systemCodeOf(error);
+        if (directory !== "" && (code === "ENOENT" || code === "ENOTDIR")) continue;
+        throw mapError("walk", directory === "" ? this.root : directory, error);
+      }
+      entries.sort((a, b) => compareNames(a.name, b.name));
+      const subdirectories: string[] = [];
+      for (let i = 0; i < entries.length; i += WALK_BATCH) {
+        const batch = entries.slice(i, i + WALK_BATCH).map((entry) => this.#walkEntry(directory, entry));
+        for (const stat of await Promise.all(batch)) {
+          if (stat === undefined) continue;
+          yield stat;
+          if (stat.kind === "directory") subdirectories.push(stat.path);
+        }
+      }
+      for (let i = subdirectories.length - 1; i >= 0; i--) stack.push(subdirectories[i]!);
+    }
+  }
+
+  async stat(path: RelPath): Promise<FileStat | undefined> {
+    const absolute = this.#resolve(path);
+    if (!(await this.#checkRealDirectory("stat", path, nodePath.dirname(absolute)))) {
+      return this.#missing("stat", path);
+    }
+    let stats: Stats;
+    try {
+      stats = await fsp.lstat(absolute);
+    } catch (error) {
+      if (systemCodeOf(error) === "ENOENT") return this.#missing("stat", path);
+      throw mapError("stat", path, error);
+    }
+    return this.#toStat(path, stats);
+  }
+
+  async openRead(path: RelPath): Promise<FileReadHandle | undefined> {
+    const absolute = this.#resolve(path);
+    if (!(await this.#checkRealDirectory("open", path, nodePath.dirname(absolute)))) {
+      return this.#missing("open", path);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await fsp.open(absolute, READ_FLAGS);
+    } catch (error) {
+      const code = systemCodeOf(error);
+      if (code === "ENOENT") return this.#missing("open", path);
+      if (code === "ELOOP") return undefined; // a symbolic link: not a file as far as DistSync knows
+      throw mapError("open", path, error);
+    }
+    try {
+      const stat = this.#toStat(path, await handle.stat());
+      if (stat?.kind !== "file") {
+        await handle.close();
+        return undefined;
+      }
+      return new NodeReadHandle(handle, stat);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw mapError("open", path, error);
+    }
+  }
+
+  async createWriter(path: RelPath): Promise<FileWriter> {
+    const absolute = this.#resolve(path);
+    await this.#assertRoot("write", path);
+    const directory = nodePath.dirname(absolute);
+    const parent = parentPath(path);
+    if (parent !== undefined) await this.#ensureDirectory("write", path, parent, "ENOTDIR");
+    const existing = await fsp.lstat(absolute).catch(() => undefined);
+    if (existing?.isDirectory()) {
+      throw new FileSystemError(`write ${JSON.stringify(path)} failed: it is a directory`, {
+        path,
+        systemCode: "EISDIR",
+      });
+    }
+    const temp = nodePath.join(directory, `${INTERNAL_PREFIX}${randomBytes(8).toString("hex")}.tmp`);
+    let handle: FileHandle;
+    try {
+      handle = await fsp.open(temp, "wx");
+    } catch (error) {
+      throw mapError("write", path, error);
+    }
+    return new NodeFileWriter({
+      path,
+      absolute,
+      temp,
+      handle,
+      durable: this.#durable,
+      executableBit: this.capabilities.executableBit,
+      beforeRename: async () => {
+        await this.#assertRoot("commit", path);
+        if (!(await this.#checkRealDirectory("commit", path, directory))) {
+          throw new FileSystemError(`commit ${JSON.stringify(path)} failed: its directory is gone`, {
+            path,
+            systemCode: "ENOENT",
+          });
+        }
+      },
+    });
+  }
+
+  async setAttributes(path: RelPath, attributes: Partial<FileAttributes>): Promise<void> {
+    const op = "set attributes of";
+    const absolute = this.#resolve(path);
+    await this.#assertRoot(op, path);
+    await this.#checkRealDirectory(op, path, nodePath.dirname(absolute));
+    // Through a descriptor opened without following links, so a link swapped in cannot redirect
+    // the change; by path (after an lstat) when the entry cannot be opened for reading.
+    let handle: FileHandle | undefined;
+    try {
+      handle = await fsp.open(absolute, READ_FLAGS);
+    } catch (error) {
+      const code = systemCodeOf(error);
+      if (code !== "EACCES" && code !== "EPERM" && code !== "EISDIR") throw mapError(op, path, error);
+    }
+    try {
+      const stats = handle !== undefined ? await handle.stat() : await fsp.lstat(absolute);
+      if (stats.isSymbolicLink()) {
+        throw new FileSystemError(`${op} ${JSON.stringify(path)} failed: it is a symbolic link`, {
+          path,
+          systemCode: "ELOOP",
+        });
+      }
+      if (attributes.mtimeMs !== undefined) {
+        const atime = stats.atimeMs / 1000;
+        const mtime = attributes.mtimeMs / 1000;
+        await (handle !== undefined ? handle.utimes(atime, mtime) : fsp.utimes(absolute, atime, mtime));
+      }
+      if (attributes.executable !== undefined && stats.isFile() && this.capabilities.executableBit) {
+        const mode = withExecutable(stats.mode & 0o7777, attributes.executable);
+        if (mode !== (stats.mode & 0o7777)) {
+          await (handle !== undefined ? handle.chmod(mode) : fsp.chmod(absolute, mode));
+        }
+      }
+    } catch (error) {
+      throw mapError(op, path, error);
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+
+  async remove(path: RelPath): Promise<void> {
+    const absolute = this.#resolve(path);
+    await this.#assertRoot("remove", path);
+    if (!(await this.#checkRealDirectory("remove", path, nodePath.dirname(absolute)))) return;
+    try {
+      await fsp.unlink(absolute);
+    } catch (error) {
+      if (systemCodeOf(error) === "ENOENT") return;
+      throw mapError("remove", path, error);
+    }
+  }
+
+  async mkdir(path: RelPath, attributes?: { mtimeMs?: number }): Promise<void> {
+    const absolute = this.#resolve(path);
+    await this.#assertRoot("mkdir", path);
+    await this.#ensureDirectory("mkdir", path, path, "EEXIST");
+    if (attributes?.mtimeMs === undefined) return;
+    try {
+      const stats = await fsp.lstat(absolute);
+      await fsp.lutimes(absolute, stats.atimeMs / 1000, attributes.mtimeMs / 1000);
+    } catch (error) {
+      throw mapError("mkdir", path, error);
+    }
+  }
+
+  async rmdir(path: RelPath): Promise<void> {
+    const absolute = this.#resolve(path);
+    await this.#assertRoot("rmdir", path);
+    if (!(await this.#checkRealDirectory("rmdir", path, nodePath.dirname(absolute)))) return;
+    try {
+      await fsp.rmdir(absolute);
+    } catch (error) {
+      const code = systemCodeOf(error);
+      if (code === "ENOENT") return;
+      if (code === "ENOTEMPTY" || code === "EEXIST") {
+        throw new FileSystemError(
+          `rmdir ${JSON.stringify(path)} failed: directory not empty`,
+          { path, systemCode: "ENOTEMPTY" },
+          { cause: error },
+        );
+      }
+      throw mapError("rmdir", path, error);
+    }
+  }
+
+  async watch(listener: (event: WatchEvent) => void): Promise<Watcher> {
+    await this.#assertRoot("watch", "");
+    const root = this.root;
+    const watcher: FSWatcher = chokidarWatch(root, {
+      ignoreInitial: true,
+      atomic: false,
+      followSymlinks: false,
+      alwaysStat: false,
+      persistent: true,
+      ignored: (absolute: string) => {
+        const relative = toRelative(root, absolute);
+        return relative !== undefined && relative !== "" && isInternalPath(relative);
+      },
+    });
+    let closed = false;
+    let rootRemoved = false;
+    let closing: Promise<void> | undefined;
+    const emit = (event: WatchEvent): void => {
+      if (closed) return;
+      try {
+        listener(event);
+      } catch (error) {
+        // Not chokidar's problem: rethrow outside its call stack.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    };
+    const emitRootRemoved = (): void => {
+      if (rootRemoved) return;
+      rootRemoved = true;
+      emit({ type: "root-removed" });
+    };
+    const checkRoot = (): void => {
+      void this.rootExists().then((exists) => {
+        if (!exists) emitRootRemoved();
+      });
+    };
+    // The root's own inotify watch says nothing when the root is deleted while `close()` has not
+    // released the descriptor pinning it, so also watch the parent (one watch, not recursive) for
+    // the root's name going away or being replaced.
+    const parentWatcher = watchParent(root, checkRoot);
+
+    watcher.on("all", (name, absolute) => {
+      const relative = toRelative(root, absolute);
+      if (relative === undefined) return;
+      if (relative === "") {
+        if (name === "unlinkDir") emitRootRemoved();
+        return;
+      }
+      if (isInternalPath(relative)) return;
+      const problem = pathProblem(relative);
+      if (problem !== undefined) {
+        if (name === "add" || name === "addDir") this.#onSkip(relative, problem);
+        return;
+      }
+      const path = relative as RelPath;
+      switch (name) {
+        case "add":
+          return emit({ type: "add", path, kind: "file" });
+        case "addDir":
+          return emit({ type: "add", path, kind: "directory" });
+        case "change":
+          return emit({ type: "change", path, kind: "file" });
+        case "unlink":
+          return emit({ type: "remove", path, kind: "file" });
+        case "unlinkDir":
+          return emit({ type: "remove", path, kind: "directory" });
+      }
+    });
+    watcher.on("error", (error: unknown) => {
+      const code = systemCodeOf(error);
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        // Usually the root itself vanished; otherwise a path raced away, which is no news.
+        checkRoot();
+        return;
+      }
+      emit({ type: "error", error: watchError(root, error) });
+    });
+
+    await new Promise<void>((resolve) => {
+      watcher.once("ready", () => resolve());
+    });
+    return {
+      close: () => {
+        closed = true;
+        parentWatcher?.close();
+        closing ??= watcher.close();
+        return closing;
+      },
+    };
+  }
+
+  // ---- internals ----
+
+  /** The absolute path of a checked relative path ("" is the root). */
+  #absolute(path: string): string {
+    return path === "" ? this.root : nodePath.join(this.root, ...path.split("/"));
+  }
+
+  /** Checks `path` again (core already did) and that it resolves below the root. */
+  #resolve(path: string): string {
+    const problem = pathProblem(path);
+    if (problem !== undefined) throw new PathNotAllowedError(path, problem);
+    if (isInternalPath(path)) throw new PathNotAllowedError(path, "reserved for DistSync");
+    const absolute = nodePath.resolve(this.root, ...path.split("/"));
+    if (!isInside(absolute, this.root)) throw new PathNotAllowedError(path, "outside the synced folder");
+    return absolute;
+  }
+
+  async #assertRoot(op: string, path: string): Promise<void> {
+    if (!(await this.rootExists())) throw rootGone(op, path, this.root);
+  }
+
+  /** A missing path is `undefined`, unless the whole root is gone: then nothing can be trusted. */
+  async #missing(op: string, path: string): Promise<undefined> {
+    await this.#assertRoot(op, path);
+    return undefined;
+  }
+
+  /**
+   * Resolves the real path of the existing `directory` and throws `PathNotAllowedError` if it is
+   * not below the real root (a symbolic link on the way points outside). False when it is missing.
+   */
+  async #checkRealDirectory(op: string, path: string, directory: string): Promise<boolean> {
+    let real: string;
+    try {
+      real = await fsp.realpath(directory);
+    } catch (error) {
+      if (systemCodeOf(error) === "ENOENT") return false;
+      throw mapError(op, path, error);
+    }
+    const realRoot = this.#identity.realRoot;
+    if (real !== realRoot && !isInside(real, realRoot)) {
+      throw new PathNotAllowedError(path, "a parent directory leads outside the synced folder");
+    }
+    return true;
+  }
+
+  /**
+   * `mkdir -p directory`, one level at a time from the root, so a vanished root is never
+   * recreated and no symbolic link on the way can lead outside the root.
+   */
+  async #ensureDirectory(
+    op: string,
+    path: string,
+    directory: string,
+    notDirectoryCode: string,
+  ): Promise<void> {
+    const absolute = this.#absolute(directory);
+    if (await this.#checkRealDirectory(op, path, absolute)) {
+      let stats: Stats;
+      try {
+        stats = await fsp.stat(absolute);
+      } catch (error) {
+        throw mapError(op, path, error);
+      }
+      if (!stats.isDirectory()) throw notADirectory(op, path, directory, notDirectoryCode);
+      return;
+    }
+    let current = this.root;
+    let prefix = "";
+    for (const segment of directory.split("/")) {
+      current = nodePath.join(current, segment);
+      prefix = prefix === "" ? segment : `${prefix}/${segment}`;
+      try {
+        await fsp.mkdir(current);
+        continue;
+      } catch (error) {
+        const code = systemCodeOf(error);
+        if (code === "ENOENT") throw rootGone(op, path, this.root, error);
+        if (code !== "EEXIST") throw mapError(op, path, error);
+      }
+      let stats: Stats;
+      try {
+        stats = await fsp.lstat(current);
+      } catch (error) {
+        throw mapError(op, path, error);
+      }
+      if (stats.isSymbolicLink()) {
+        await this.#checkRealDirectory(op, path, current);
+        stats = await fsp.stat(current).catch((error: unknown) => {
+          throw mapError(op, path, error);
+        });
+      }
+      if (!stats.isDirectory()) {
+        throw notADirectory(op, path, prefix, prefix === directory ? notDirectoryCode : "ENOTDIR");
+      }
+    }
+  }
+
+  async #walkEntry(directory: string, entry: Dirent): Promise<FileStat | undefined> {
+    const name = entry.name;
+    if (isInternalPath(name)) return undefined;
+    const path = directory === "" ? name : `${directory}/${name}`;
+    const problem = pathProblem(path);
+    if (problem !== undefined) return this.#skip(path, problem);
+    if (entry.isSymbolicLink()) return this.#skip(path, "symbolic link");
+    if (!entry.isFile() && !entry.isDirectory()) return this.#skip(path, "not a regular file or directory");
+    let stats: Stats;
+    try {
+      stats = await fsp.lstat(this.#absolute(path));
+    } catch (error) {
+      if (systemCodeOf(error) !== "ENOENT") throw mapError("walk", path, error);
+      // Deleted since readdir, or a name that is not valid UTF-8 (readdir replaced its bytes).
+      return name.includes("\uFFFD") ? this.#skip(path, "name is not valid UTF-8") : undefined;
+    }
+    return this.#toStat(path as RelPath, stats);
+  }
+
+  #skip(path: string, reason: string): undefined {
+    this.#onSkip(path, reason);
+    return undefined;
+  }
+
+  /** `undefined` for anything but a regular file or a directory (symbolic links included). */
+  #toStat(path: RelPath, stats: Stats): FileStat | undefined {
+    if (stats.isFile()) {
+      return {
+        path,
+        kind: "file",
+        size: stats.size,
+        mtimeMs: stats.mtimeMs,
+        executable: this.capabilities.executableBit && (stats.mode & 0o100) !== 0,
+      };
+    }
+    if (stats.isDirectory())
+      return { path, kind: "directory", size: 0, mtimeMs: stats.mtimeMs, executable: false };
+    return undefined;
+  }
+}
+
+class NodeReadHandle implements FileReadHandle {
+  readonly stat: FileStat;
+  readonly #handle: FileHandle;
+  #position = 0;
+  #closed = false;
+
+  constructor(handle: FileHandle, stat: FileStat) {
+    this.#handle = handle;
+    this.stat = stat;
+  }
+
+  async read(length: number): Promise<Uint8Array> {
+    if (this.#closed) {
+      throw new FileSystemError(`read ${JSON.stringify(this.stat.path)} failed: the handle is closed`, {
+        path: this.stat.path,
+      });
+    }
+    const size = Math.max(0, Math.floor(length));
+    const buffer = new Uint8Array(size);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await this.#handle.read(buffer, 0, size, this.#position));
+    } catch (error) {
+      throw mapError("read", this.stat.path, error);
+    }
+    this.#position += bytesRead;
+    return bytesRead === size ? buffer : buffer.slice(0, bytesRead);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+}
+
+interface WriterInit {
+  path: RelPath;
+  absolute: string;
+  temp: string;
+  handle: FileHandle;
+  durable: boolean;
+  executableBit: boolean;
+  /** Re-checks, right before the rename, that the target directory is still the one inside the root. */
+  beforeRename: () => Promise<void>;
+}
+
+class NodeFileWriter implements FileWriter {
+  readonly #init: WriterInit;
+  #state: "open" | "committing" | "committed" | "aborted" | "failed" = "open";
+  #handleOpen = true;
+  #position = 0;
+  #commit: Promise<void> | undefined;
+
+  constructor(init: WriterInit) {
+    this.#init = init;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#assertOpen("write");
+    // Positions are claimed up front, so writes that overlap in time still land in call order.
+    const position = this.#position;
+    this.#position += chunk.length;
+    try {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const { bytesWritten } = await this.#init.handle.write(
+          chunk,
+          offset,
+          chunk.length - offset,
+          position + offset,
+        );
+        offset += bytesWritten;
+      }
+    } catch (error) {
+      this.#state = "failed";
+      await this.#discard();
+      throw mapError("write", this.#init.path, error);
+    }
+  }
+
+  async commit(attributes: FileAttributes): Promise<void> {
+    if (this.#state === "committed") return;
+    if (this.#commit !== undefined) return this.#commit;
+    this.#assertOpen("commit");
+    this.#state = "committing";
+    this.#commit = this.#doCommit(attributes);
+    return this.#commit;
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === "committing") await this.#commit?.catch(() => {});
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    await this.#discard();
+  }
+
+  async #doCommit(attributes: FileAttributes): Promise<void> {
+    const { handle, absolute, temp, path } = this.#init;
+    try {
+      const stats = await handle.stat();
+      if (this.#init.executableBit) {
+        // Keep the permissions of the file being replaced; a new file gets the umask default.
+        let mode = stats.mode & 0o7777;
+        try {
+          const target = await fsp.lstat(absolute);
+          if (target.isFile()) mode = target.mode & 0o7777;
+        } catch {
+          // No previous file (or it cannot be read): keep the default.
+        }
+        await handle.chmod(withExecutable(mode, attributes.executable));
+      }
+      await handle.utimes(stats.atimeMs / 1000, attributes.mtimeMs / 1000);
+      if (this.#init.durable) await handle.sync();
+      this.#handleOpen = false;
+      await handle.close();
+      await this.#init.beforeRename();
+      await fsp.rename(temp, absolute);
+      this.#state = "committed";
+    } catch (error) {
+      this.#state = "failed";
+      await this.#discard();
+      throw mapError("commit", path, error);
+    }
+  }
+
+  async #discard(): Promise<void> {
+    if (this.#handleOpen) {
+      this.#handleOpen = false;
+      await this.#init.handle.close().catch(() => {});
+    }
+    await fsp.unlink(this.#init.temp).catch(() => {});
+  }
+
+  #assertOpen(op: string): void {
+    if (this.#state !== "open") {
+      throw new FileSystemError(
+        `${op} ${JSON.stringify(this.#init.path)} failed: the writer is ${this.#state}`,
+        {
+          path: this.#init.path,
+        },
+      );
+    }
+  }
+}
+
+/** Calls `onChange` whenever the entry named like `root` in its parent changes; best effort. */
+function watchParent(root: string, onChange: () => void): NodeWatcher | undefined {
+  const parent = nodePath.dirname(root);
+  if (parent === root) return undefined;
+  const name = nodePath.basename(root);
+  try {
+    const watcher = fsWatch(parent, { persistent: false }, (_type, filename) => {
+      if (filename === null || filename === name) onChange();
+    });
+    watcher.on("error", () => {});
+    return watcher;
+  } catch {
+    return undefined; // e.g. no permission to watch the parent: chokidar's unlinkDir still helps
+  }
+}
+
+/** Stat with 64-bit dev and inode numbers, which a `number` could round. */
+function statIdentity(path: string) {
+  return fsp.stat(path, { bigint: true });
+}
+
+/** Adds the x bits matching the r bits (and always the owner's), or removes every x bit. */
+function withExecutable(mode: number, executable: boolean): number {
+  return executable ? mode | ((mode & 0o444) >> 2) | 0o100 : mode & ~0o111;
+}
+
+function isInside(path: string, directory: string): boolean {
+  const prefix = directory.endsWith(nodePath.sep) ? directory : directory + nodePath.sep;
+  return path.startsWith(prefix) && path.length > prefix.length;
+}
+
+/** The POSIX relative path of `absolute` below `root` ("" for the root), or `undefined` outside. */
+function toRelative(root: string, absolute: string): string | undefined {
+  if (absolute === root) return "";
+  if (!isInside(absolute, root)) return undefined;
+  const relative = absolute.slice(root.endsWith(nodePath.sep) ? root.length : root.length + 1);
+  return nodePath.sep === "/" ? relative : relative.split(nodePath.sep).join("/");
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function systemCodeOf(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function mapError(op: string, path: string, error: unknown): DistSyncError {
+  if (DistSyncError.isInstance(error)) return error;
+  const systemCode = systemCodeOf(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  return new FileSystemError(
+    `${op} ${JSON.stringify(path)} failed: ${reason}`,
+    { path, systemCode },
+    { cause: error },
+  );
+}
+
+function rootGone(op: string, path: string, root: string, cause?: unknown): FileSystemError {
+  return new FileSystemError(
+    `${op} ${JSON.stringify(path)} failed: the synced folder ${JSON.stringify(root)} is gone or was replaced`,
+    { path, systemCode: "ENOENT" },
+    { cause },
+  );
+}
+
+function notADirectory(op: string, path: string, directory: string, systemCode: string): FileSystemError {
+  return new FileSystemError(
+    `${op} ${JSON.stringify(path)} failed: ${JSON.stringify(directory)} is not a directory`,
+    {
+      path,
+      systemCode,
+    },
+  );
+}
+
+/** A watcher failure as a `FileSystemError`, with the fix when the inotify limits are hit. */
+function watchError(root: string, error: unknown): FileSystemError {
+  const systemCode = systemCodeOf(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  let message = `watching ${JSON.stringify(root)} failed: ${reason}`;
+  if (systemCode === "ENOSPC") {
+    message =
+      `watching ${JSON.stringify(root)} failed: the system limit on inotify watches is reached (ENOSPC). ` +
+      "Raise fs.inotify.max_user_watches, e.g. `sudo sysctl fs.inotify.max_user_watches=524288` " +
+      "(and add it to /etc/sysctl.conf to keep it)";
+  } else if (systemCode === "EMFILE") {
+    message =
+      `watching ${JSON.stringify(root)} failed: too many open files or inotify instances (EMFILE). ` +
+      "Raise the open-file limit (ulimit -n) or fs.inotify.max_user_instances";
+  }
+  return new FileSystemError(message, { path: root, systemCode }, { cause: error });
+}

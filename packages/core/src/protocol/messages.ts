@@ -1,0 +1,120 @@
+import type { ClientId, ContentHash, EntryMeta, RelPath } from "../types.js";
+
+/** Content that rides inside a message: one chunk, raw or raw-deflate compressed. */
+export interface InlineContent {
+  encoding: ContentEncoding;
+  data: Uint8Array;
+}
+
+export type ContentEncoding = "raw" | "deflate";
+
+/** A client's claim about one path: "this is what I have, derived from hub version `base`". */
+export interface Proposal {
+  path: RelPath;
+  /** The hub sequence number this version was made on; 0 when it derives from no known version. */
+  base: number;
+  entry: EntryMeta;
+  /** The whole content, for files of at most one chunk and `INLINE_MAX_BYTES`. */
+  data?: InlineContent;
+}
+
+/**
+ * Why the hub sends an entry to a client: `change` relays another client's change; `overruled`
+ * relays a change that beat the recipient's own earlier version (rule 5); `current` answers a
+ * proposal the hub already holds, or reports state at join; `lost` answers a proposal that lost.
+ */
+export type DeliveryCause = "change" | "overruled" | "current" | "lost";
+
+/** A version the hub holds, sent to a client. */
+export interface Delivery {
+  path: RelPath;
+  seq: number;
+  origin: ClientId;
+  entry: EntryMeta;
+  cause: DeliveryCause;
+  data?: InlineContent;
+}
+
+export interface Accepted {
+  path: RelPath;
+  seq: number;
+  hash: ContentHash | "";
+}
+
+export type HelloMessage = {
+  type: "hello";
+  versions: [number, number];
+  space: string;
+  clientId: ClientId;
+  name?: string;
+  token?: string;
+};
+export type WelcomeMessage = {
+  type: "welcome";
+  version: number;
+  clientId: ClientId;
+  /** Identifies the hub's state; sequence numbers from another epoch mean nothing here. */
+  epoch: string;
+  seq: number;
+  heartbeatMs: number;
+  timeoutMs: number;
+};
+export type IndexMessage = { type: "index"; items: Proposal[]; final: boolean };
+export type ProposeMessage = { type: "propose"; items: Proposal[] };
+export type EntriesMessage = { type: "entries"; items: Delivery[] };
+export type AckMessage = { type: "ack"; items: Accepted[] };
+export type SyncedMessage = { type: "synced"; seq: number };
+export type UploadMessage = { type: "upload"; hash: ContentHash; path: RelPath };
+export type FetchMessage = { type: "fetch"; hash: ContentHash };
+export type ContentMessage = {
+  type: "content";
+  hash: ContentHash;
+  index: number;
+  /** Raw (uncompressed) size of this chunk. */
+  size: number;
+  encoding: ContentEncoding;
+  data: Uint8Array;
+};
+export type ContentEndMessage = { type: "content-end"; hash: ContentHash; chunks: number; size: number };
+export type ContentAbortMessage = { type: "content-abort"; hash: ContentHash; reason: string };
+export type PingMessage = { type: "ping"; time: number };
+export type PongMessage = { type: "pong"; time: number };
+export type ByeMessage = { type: "bye" };
+export type ErrorMessage = {
+  type: "error";
+  code: string;
+  message: string;
+  /** True when the sender closes the connection right after this frame. */
+  fatal: boolean;
+  path?: string;
+  hash?: string;
+};
+
+export type ClientMessage =
+  | HelloMessage
+  | IndexMessage
+  | ProposeMessage
+  | ContentMessage
+  | ContentEndMessage
+  | ContentAbortMessage
+  | FetchMessage
+  | PingMessage
+  | PongMessage
+  | ByeMessage
+  | ErrorMessage;
+
+export type HubMessage =
+  | WelcomeMessage
+  | EntriesMessage
+  | AckMessage
+  | SyncedMessage
+  | UploadMessage
+  | ContentMessage
+  | ContentEndMessage
+  | ContentAbortMessage
+  | PingMessage
+  | PongMessage
+  | ErrorMessage;
+
+export type Message = ClientMessage | HubMessage;
+export type MessageType = Message["type"];

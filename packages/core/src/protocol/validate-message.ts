@@ -1,0 +1,211 @@
+import { PathNotAllowedError, ProtocolError } from "../errors.js";
+import { pathProblem } from "../paths.js";
+import type { EntryMeta } from "../types.js";
+import type { Delivery, InlineContent, Message, Proposal } from "./messages.js";
+
+type Fields = Record<string, unknown>;
+
+const HASH = /^[0-9a-f]{64}$/;
+const MAX_STRING = 4096;
+
+function fail(message: string): never {
+  throw new ProtocolError(message);
+}
+
+function isRecord(value: unknown): value is Fields {
+  return (
+    typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+function str(fields: Fields, key: string, where: string, optional = false): string | undefined {
+  const value = fields[key];
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== "string") fail(`${where}: field '${key}' must be a string`);
+  if (value.length > MAX_STRING) fail(`${where}: field '${key}' is too long`);
+  return value;
+}
+
+function int(fields: Fields, key: string, where: string, min = 0): number {
+  const value = fields[key];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    fail(`${where}: field '${key}' must be an integer ≥ ${min}`);
+  }
+  return value;
+}
+
+function finite(fields: Fields, key: string, where: string): number {
+  const value = fields[key];
+  if (typeof value !== "number" || !Number.isFinite(value)) fail(`${where}: field '${key}' must be a number`);
+  return value;
+}
+
+function bool(fields: Fields, key: string, where: string): boolean {
+  const value = fields[key];
+  if (typeof value !== "boolean") fail(`${where}: field '${key}' must be a boolean`);
+  return value;
+}
+
+function bytes(fields: Fields, key: string, where: string): Uint8Array {
+  const value = fields[key];
+  if (!(value instanceof Uint8Array)) fail(`${where}: field '${key}' must be binary`);
+  return value;
+}
+
+function hash(fields: Fields, key: string, where: string): string {
+  const value = str(fields, key, where) as string;
+  if (!HASH.test(value)) fail(`${where}: field '${key}' must be a lower-case hex SHA-256`);
+  return value;
+}
+
+function encoding(fields: Fields, where: string): void {
+  const value = fields.encoding;
+  if (value !== "raw" && value !== "deflate") fail(`${where}: encoding must be 'raw' or 'deflate'`);
+}
+
+function path(fields: Fields, _where: string): void {
+  const problem = pathProblem(fields.path);
+  // A typed error of its own: the hub answers it with the `path-not-allowed` code.
+  if (problem !== undefined) throw new PathNotAllowedError(String(fields.path), problem);
+}
+
+function items(fields: Fields, where: string, check: (item: unknown, where: string) => void): void {
+  const list = fields.items;
+  if (!Array.isArray(list)) fail(`${where}: field 'items' must be an array`);
+  for (let i = 0; i < list.length; i++) check(list[i], `${where}.items[${i}]`);
+}
+
+export function checkEntryMeta(value: unknown, where: string): asserts value is EntryMeta {
+  if (!isRecord(value)) fail(`${where}: entry must be a map`);
+  if (value.kind !== "file" && value.kind !== "directory")
+    fail(`${where}: kind must be 'file' or 'directory'`);
+  const deleted = bool(value, "deleted", where);
+  const size = int(value, "size", where);
+  finite(value, "mtimeMs", where);
+  const executable = bool(value, "executable", where);
+  const h = str(value, "hash", where);
+  const live = value.kind === "file" && !deleted;
+  if (live && !HASH.test(h ?? "")) fail(`${where}: a live file needs a hex SHA-256 hash`);
+  if (!live && (h !== "" || size !== 0)) fail(`${where}: directories and tombstones carry no hash or size`);
+  if (value.kind === "directory" && executable) fail(`${where}: directories carry no executable bit`);
+}
+
+function checkInline(value: unknown, where: string): asserts value is InlineContent {
+  if (!isRecord(value)) fail(`${where}: data must be a map`);
+  encoding(value, where);
+  bytes(value, "data", where);
+}
+
+function checkProposal(value: unknown, where: string): asserts value is Proposal {
+  if (!isRecord(value)) fail(`${where}: must be a map`);
+  path(value, where);
+  int(value, "base", where);
+  checkEntryMeta(value.entry, `${where}.entry`);
+  if (value.data !== undefined) checkInline(value.data, `${where}.data`);
+}
+
+function checkDelivery(value: unknown, where: string): asserts value is Delivery {
+  if (!isRecord(value)) fail(`${where}: must be a map`);
+  path(value, where);
+  int(value, "seq", where, 1);
+  str(value, "origin", where);
+  checkEntryMeta(value.entry, `${where}.entry`);
+  if (!["change", "overruled", "current", "lost"].includes(value.cause as string)) {
+    fail(`${where}: unknown cause`);
+  }
+  if (value.data !== undefined) checkInline(value.data, `${where}.data`);
+}
+
+function checkAccepted(value: unknown, where: string): void {
+  if (!isRecord(value)) fail(`${where}: must be a map`);
+  path(value, where);
+  int(value, "seq", where, 1);
+  str(value, "hash", where);
+}
+
+/** Checks that `value` is exactly one of the messages in PROTOCOL.md. */
+export function validateMessage(value: unknown): Message {
+  if (!isRecord(value)) fail("frame is not a map");
+  const type = value.type;
+  const where = `'${String(type)}' message`;
+  switch (type) {
+    case "hello": {
+      const versions = value.versions;
+      if (
+        !Array.isArray(versions) ||
+        versions.length !== 2 ||
+        !versions.every((v) => Number.isSafeInteger(v) && v >= 1)
+      ) {
+        fail(`${where}: versions must be [min, max]`);
+      }
+      str(value, "space", where);
+      str(value, "clientId", where);
+      str(value, "name", where, true);
+      str(value, "token", where, true);
+      break;
+    }
+    case "welcome":
+      int(value, "version", where, 1);
+      str(value, "clientId", where);
+      str(value, "epoch", where);
+      int(value, "seq", where);
+      int(value, "heartbeatMs", where, 1);
+      int(value, "timeoutMs", where, 1);
+      break;
+    case "index":
+      items(value, where, checkProposal);
+      bool(value, "final", where);
+      break;
+    case "propose":
+      items(value, where, checkProposal);
+      break;
+    case "entries":
+      items(value, where, checkDelivery);
+      break;
+    case "ack":
+      items(value, where, checkAccepted);
+      break;
+    case "synced":
+      int(value, "seq", where);
+      break;
+    case "upload":
+      hash(value, "hash", where);
+      path(value, where);
+      break;
+    case "fetch":
+      hash(value, "hash", where);
+      break;
+    case "content":
+      hash(value, "hash", where);
+      int(value, "index", where);
+      int(value, "size", where);
+      encoding(value, where);
+      bytes(value, "data", where);
+      break;
+    case "content-end":
+      hash(value, "hash", where);
+      int(value, "chunks", where);
+      int(value, "size", where);
+      break;
+    case "content-abort":
+      hash(value, "hash", where);
+      str(value, "reason", where);
+      break;
+    case "ping":
+    case "pong":
+      finite(value, "time", where);
+      break;
+    case "bye":
+      break;
+    case "error":
+      str(value, "code", where);
+      str(value, "message", where);
+      bool(value, "fatal", where);
+      str(value, "path", where, true);
+      str(value, "hash", where, true);
+      break;
+    default:
+      fail(`unknown message type ${JSON.stringify(type)}`);
+  }
+  return value as unknown as Message;
+}

@@ -1,0 +1,1167 @@
+import { type CompressionPolicy, decodeChunk, encodeChunk } from "../content/compression.js";
+import { hashBytes, type ReadResult, readContent } from "../content/read-content.js";
+import { Emitter, type Unsubscribe } from "../emitter.js";
+import {
+  AuthError,
+  ConnectionError,
+  ContentError,
+  DistSyncError,
+  FileSystemError,
+  ProtocolError,
+  ProtocolVersionError,
+  TimeoutError,
+} from "../errors.js";
+import type { FileStat, FileSystem, WatchEvent, Watcher } from "../file-system.js";
+import { type Logger, noopLogger } from "../logger.js";
+import { isInternalPath, isUnder, isValidPath, pathDepth } from "../paths.js";
+import { decodeMessage, encodeMessage } from "../protocol/codec.js";
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_SPACE,
+  DEFAULT_TIMEOUT_MS,
+  FRAME_OVERHEAD_BYTES,
+  MIN_FRAME_BYTES,
+  PROTOCOL_VERSIONS,
+} from "../protocol/constants.js";
+import type {
+  Accepted,
+  ClientMessage,
+  Delivery,
+  Message,
+  Proposal,
+  UploadMessage,
+} from "../protocol/messages.js";
+import type { ClientTransport, CloseInfo, Connection } from "../transport.js";
+import type { ClientId, ContentHash, EntryMeta, RelPath } from "../types.js";
+import { batchBySize, itemBytes } from "./batcher.js";
+import { conflictName } from "./conflict-name.js";
+import { sameContent, sameVersion } from "./decide.js";
+import { Downloads } from "./downloads.js";
+import { randomId } from "./hub.js";
+import { KeyedQueue, SerialQueue } from "./serial-queue.js";
+
+/** Why a client stopped. */
+export type CloseReason =
+  | "stopped"
+  | "hub-unreachable"
+  | "hub-lost"
+  | "directory-removed"
+  | "auth-refused"
+  | "protocol-error"
+  | "error";
+
+export interface ClientClosed {
+  reason: CloseReason;
+  error?: DistSyncError;
+}
+
+export interface ReconnectOptions {
+  /** First delay after a loss. Default 100 ms. */
+  initialDelayMs?: number;
+  /** Longest delay between attempts. Default 5000 ms. */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  transport: ClientTransport;
+  fs: FileSystem;
+  /** The sync space to join. Default `"default"`. */
+  space?: string;
+  /** The hub's token, when it requires one. */
+  token?: string;
+  /** A readable name for logs, status and conflict file names. Default: the client id. */
+  name?: string;
+  /** A stable id; default a random one per client instance. */
+  clientId?: string;
+  /** `"lww"` overwrites a losing version (default); `"keep"` saves it beside the winner first. */
+  conflicts?: "lww" | "keep";
+  /** Survive hub loss by reconnecting with backoff. Default false (stop with `hub-lost`). */
+  reconnect?: boolean | ReconnectOptions;
+  logger?: Logger;
+  /** Quiet time a path needs before its change is read and sent. Default 20 ms. */
+  settleMs?: number;
+  /** Quiet time before deletions are sent (after checking the root still exists). Default 60 ms. */
+  deleteSettleMs?: number;
+  /** When to compress content. Default `"auto"` (skip incompressible data). */
+  compression?: CompressionPolicy;
+}
+
+export type ChangeOp = "write" | "delete" | "mkdir";
+
+export interface ChangeInfo {
+  path: string;
+  op: ChangeOp;
+  seq: number;
+  size: number;
+  origin?: string;
+}
+
+export interface ClientConflict {
+  path: string;
+  winner: { origin: string; mtimeMs: number };
+  loser: { origin: string; mtimeMs: number };
+  /** Where the losing version was kept (`conflicts: "keep"`). */
+  keptAs?: string;
+}
+
+export interface ClientEvents {
+  ready: (info: { files: number; seq: number }) => void;
+  "change-sent": (change: ChangeInfo) => void;
+  "change-applied": (change: ChangeInfo) => void;
+  conflict: (conflict: ClientConflict) => void;
+  error: (error: DistSyncError) => void;
+  connected: () => void;
+  disconnected: (reason: string) => void;
+  reconnecting: (info: { attempt: number; delayMs: number }) => void;
+}
+
+export interface ClientStatus {
+  state: "idle" | "connecting" | "joining" | "live" | "reconnecting" | "closed";
+  clientId: string;
+  files: number;
+  pending: number;
+}
+
+export interface Client {
+  readonly clientId: ClientId;
+  /** Connects, joins, reconciles; resolves once the folder matches the hub. */
+  start(): Promise<void>;
+  /** Leaves the hub cleanly and stops watching. */
+  stop(): Promise<void>;
+  /** Resolves once the client has stopped, with the reason. */
+  readonly closed: Promise<ClientClosed>;
+  status(): ClientStatus;
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): Unsubscribe;
+}
+
+/** Creates a client that keeps `fs` in sync with every other client of its space. */
+export function createClient(options: ClientOptions): Client {
+  return new ClientEngine(options);
+}
+
+/** What the client knows of one path. */
+interface LocalRecord {
+  /** The version agreed with the hub (what disk held when they last matched); none before that. */
+  entry?: EntryMeta;
+  /** The hub's sequence number of `entry`; 0 when not agreed. */
+  seq: number;
+  /** Disk stat when it last matched `entry`, for a cheap unchanged check. */
+  disk?: { size: number; mtimeMs: number; executable: boolean };
+  /** The proposal awaiting the hub's answer; one per path at a time. */
+  inflight?: Proposal;
+  inflightDisk?: { size: number; mtimeMs: number; executable: boolean };
+  /** A local change arrived while a proposal was in flight: look again after the answer. */
+  rescan?: boolean;
+  /** A version not applied because the file was still being written. */
+  missed?: Delivery;
+}
+
+interface DiskState {
+  meta: EntryMeta;
+  stat: FileStat;
+  inline?: Uint8Array;
+  stable: boolean;
+}
+
+type State = ClientStatus["state"];
+
+const TOMBSTONE_FILE: Omit<EntryMeta, "mtimeMs"> = {
+  kind: "file",
+  deleted: true,
+  size: 0,
+  hash: "",
+  executable: false,
+};
+
+class ClientEngine implements Client {
+  readonly clientId: ClientId;
+  readonly closed: Promise<ClientClosed>;
+  readonly #transport: ClientTransport;
+  readonly #fs: FileSystem;
+  readonly #space: string;
+  readonly #token: string | undefined;
+  readonly #name: string;
+  readonly #keepConflicts: boolean;
+  readonly #reconnect: Required<ReconnectOptions> | undefined;
+  readonly #log: Logger;
+  readonly #settleMs: number;
+  readonly #deleteSettleMs: number;
+  readonly #compression: CompressionPolicy;
+  readonly #events: Emitter<ClientEvents>;
+  readonly #index = new Map<RelPath, LocalRecord>();
+  readonly #paths = new KeyedQueue<RelPath>();
+  readonly #incoming = new SerialQueue();
+  readonly #uploads = new SerialQueue();
+  readonly #settleTimers = new Map<RelPath, ReturnType<typeof setTimeout>>();
+  readonly #deleteCandidates = new Set<RelPath>();
+  readonly #deferred = new Set<RelPath>();
+  readonly #downloads: Downloads;
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #state: State = "idle";
+  #connection: Connection | undefined;
+  #watcher: Watcher | undefined;
+  #epoch: string | undefined;
+  #hubSeq = 0;
+  #heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  #timeoutMs = DEFAULT_TIMEOUT_MS;
+  #lastHeard = 0;
+  #synced = false;
+  #inflight = 0;
+  #applying = 0;
+  #outbox: Proposal[] = [];
+  #outboxScheduled = false;
+  #attempt = 0;
+  #resolveClosed!: (closed: ClientClosed) => void;
+  #ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void; settled: boolean };
+
+  constructor(options: ClientOptions) {
+    this.#transport = options.transport;
+    this.#fs = options.fs;
+    this.#space = options.space ?? DEFAULT_SPACE;
+    this.#token = options.token;
+    this.clientId = (options.clientId ?? randomId()) as ClientId;
+    this.#name = options.name ?? this.clientId;
+    this.#keepConflicts = options.conflicts === "keep";
+    const r = options.reconnect;
+    this.#reconnect = r
+      ? { initialDelayMs: 100, maxDelayMs: 5_000, ...(typeof r === "object" ? r : {}) }
+      : undefined;
+    this.#log = (options.logger ?? noopLogger).child("distsync:client");
+    this.#settleMs = options.settleMs ?? 20;
+    this.#deleteSettleMs = options.deleteSettleMs ?? 60;
+    this.#compression = options.compression ?? "auto";
+    this.#events = new Emitter((error) => this.#log.error("client listener threw", { error }));
+    this.#downloads = new Downloads((hash) => this.#send({ type: "fetch", hash }));
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => {});
+    this.#ready = { promise, resolve, reject, settled: false };
+  }
+
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  status(): ClientStatus {
+    let files = 0;
+    for (const rec of this.#index.values())
+      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
+    return {
+      state: this.#state,
+      clientId: this.clientId,
+      files,
+      pending: this.#inflight + this.#applying + this.#settleTimers.size + this.#deleteCandidates.size,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "idle") return this.#ready.promise;
+    this.#state = "connecting";
+    if (this.#transport.capabilities.maxFrameBytes < MIN_FRAME_BYTES) {
+      await this.#finish(
+        "error",
+        new ConnectionError(
+          `the transport carries frames of at most ${this.#transport.capabilities.maxFrameBytes} bytes; DistSync needs ${MIN_FRAME_BYTES}`,
+        ),
+      );
+      return this.#ready.promise;
+    }
+    try {
+      if (!(await this.#fs.rootExists())) {
+        await this.#finish(
+          "directory-removed",
+          new FileSystemError("the synced directory is missing", { systemCode: "ENOENT" }),
+        );
+        return this.#ready.promise;
+      }
+      this.#watcher = await this.#fs.watch((event) => this.#onWatch(event));
+    } catch (error) {
+      await this.#finish("error", asError(error));
+      return this.#ready.promise;
+    }
+    await this.#connect();
+    return this.#ready.promise;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#trySend({ type: "bye" });
+    await this.#finish("stopped");
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  async #connect(): Promise<void> {
+    if (this.#state === "closed") return;
+    let connection: Connection;
+    try {
+      connection = await this.#transport.connect();
+    } catch (error) {
+      const e = ConnectionError.isInstance(error)
+        ? error
+        : new ConnectionError(String(error), { cause: error });
+      if (this.#reconnect && !this.#closedNow()) {
+        this.#scheduleReconnect(e.message);
+        return;
+      }
+      await this.#finish("hub-unreachable", e);
+      return;
+    }
+    if (this.#closedNow()) {
+      await connection.close("client stopped");
+      return;
+    }
+    this.#connection = connection;
+    this.#state = "joining";
+    this.#synced = false;
+    this.#lastHeard = Date.now();
+    connection.on("message", (frame) => {
+      if (connection !== this.#connection) return;
+      this.#lastHeard = Date.now();
+      void this.#incoming.run(() => this.#receive(frame));
+    });
+    connection.on("close", (info) => {
+      if (connection === this.#connection) void this.#lost(info.reason, info);
+    });
+    this.#send({
+      type: "hello",
+      versions: [PROTOCOL_VERSIONS.min, PROTOCOL_VERSIONS.max],
+      space: this.#space,
+      clientId: this.clientId,
+      name: this.#name,
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    });
+    // The hub may stay silent (wrong endpoint, hung process): the heartbeat check covers that too.
+    this.#startHeartbeat();
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => void this.#tick(), Math.min(this.#heartbeatMs, 1000));
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#state === "closed") return;
+    if (this.#connection && Date.now() - this.#lastHeard > this.#timeoutMs) {
+      const silent = Date.now() - this.#lastHeard;
+      this.#log.warn("hub silent past the heartbeat timeout", { silentMs: silent });
+      const connection = this.#connection;
+      void this.#lost(`no heartbeat from the hub for ${silent} ms`, {
+        reason: "heartbeat timeout",
+        error: new TimeoutError(`no heartbeat from the hub for ${silent} ms`, this.#timeoutMs),
+        local: true,
+      });
+      void connection.close("heartbeat timeout").catch(() => {});
+      return;
+    }
+    if (this.#state === "live" || this.#state === "joining")
+      this.#trySend({ type: "ping", time: Date.now() });
+    if (!(await this.#fs.rootExists().catch(() => false))) await this.#rootGone();
+  }
+
+  async #lost(reason: string, info: CloseInfo): Promise<void> {
+    if (this.#state === "closed" || this.#state === "reconnecting") return;
+    this.#connection = undefined;
+    this.#synced = false;
+    const error = info.error ?? new ConnectionError(`connection to the hub lost: ${reason}`);
+    this.#resetInflight(error);
+    this.#events.emit("disconnected", reason);
+    if (this.#reconnect) {
+      this.#scheduleReconnect(reason);
+      return;
+    }
+    await this.#finish("hub-lost", new ConnectionError(`hub lost: ${reason}`, { cause: error }));
+  }
+
+  #scheduleReconnect(reason: string): void {
+    const opts = this.#reconnect as Required<ReconnectOptions>;
+    this.#state = "reconnecting";
+    this.#attempt++;
+    const base = Math.min(opts.maxDelayMs, opts.initialDelayMs * 2 ** (this.#attempt - 1));
+    const delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
+    this.#log.info("reconnecting", { attempt: this.#attempt, delayMs, reason });
+    this.#events.emit("reconnecting", { attempt: this.#attempt, delayMs });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#state = "connecting";
+      void this.#connect();
+    }, delayMs);
+  }
+
+  #resetInflight(error: DistSyncError): void {
+    for (const rec of this.#index.values()) {
+      if (rec.inflight) {
+        rec.inflight = undefined;
+        rec.inflightDisk = undefined;
+      }
+    }
+    this.#inflight = 0;
+    this.#outbox = [];
+    this.#downloads.failAll(error);
+  }
+
+  async #finish(reason: CloseReason, error?: DistSyncError): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    if (error) this.#log.info("client stopping", { reason, error: error.message });
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    for (const t of this.#settleTimers.values()) clearTimeout(t);
+    this.#settleTimers.clear();
+    this.#deleteCandidates.clear();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#downloads.failAll(error ?? new ConnectionError("client stopped"));
+    if (!this.#ready.settled) {
+      this.#ready.settled = true;
+      this.#ready.reject(error ?? new ConnectionError(`client stopped (${reason}) before it was ready`));
+    }
+    await Promise.allSettled([connection?.close(reason), this.#watcher?.close()]);
+    this.#resolveClosed(error ? { reason, error } : { reason });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  #send(message: ClientMessage): void {
+    const connection = this.#connection;
+    if (!connection) return;
+    connection.send(encodeMessage(message)).catch((error) => {
+      if (connection === this.#connection)
+        this.#log.warn("send failed", { type: message.type, error: String(error) });
+    });
+  }
+
+  #trySend(message: ClientMessage): void {
+    try {
+      this.#send(message);
+    } catch {
+      // A closing connection: nothing to do.
+    }
+  }
+
+  /** Sends a message and waits for the transport to take it (backpressure for uploads). */
+  async #sendAwait(message: ClientMessage): Promise<void> {
+    const connection = this.#connection;
+    if (!connection) throw new ConnectionError("not connected");
+    await connection.send(encodeMessage(message));
+  }
+
+  #queueProposal(proposal: Proposal): void {
+    this.#outbox.push(proposal);
+    if (this.#outboxScheduled) return;
+    this.#outboxScheduled = true;
+    // Proposals made in the same turn travel together.
+    queueMicrotask(() => {
+      this.#outboxScheduled = false;
+      const items = this.#outbox;
+      this.#outbox = [];
+      const limit = (this.#connection?.maxFrameBytes ?? MIN_FRAME_BYTES) - FRAME_OVERHEAD_BYTES;
+      for (const batch of batchBySize(items, itemBytes, limit)) this.#send({ type: "propose", items: batch });
+    });
+  }
+
+  #propose(
+    path: RelPath,
+    meta: EntryMeta,
+    base: number,
+    disk: DiskState | undefined,
+    inline?: Uint8Array,
+  ): void {
+    const rec = this.#record(path);
+    const proposal: Proposal = { path, base, entry: meta };
+    if (inline !== undefined) proposal.data = encodeChunk(inline, this.#compression);
+    rec.inflight = proposal;
+    rec.inflightDisk = disk
+      ? { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable }
+      : undefined;
+    rec.rescan = false;
+    this.#inflight++;
+    this.#queueProposal(proposal);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  async #receive(frame: Uint8Array): Promise<void> {
+    let message: Message;
+    try {
+      message = decodeMessage(frame);
+    } catch (error) {
+      this.#trySend({ type: "error", code: "protocol", message: asError(error).message, fatal: true });
+      await this.#finish("protocol-error", asError(error));
+      return;
+    }
+    try {
+      await this.#handle(message);
+    } catch (error) {
+      this.#emitError(asError(error));
+    }
+  }
+
+  async #handle(message: Message): Promise<void> {
+    switch (message.type) {
+      case "welcome":
+        await this.#welcome(message.epoch, message.seq, message.heartbeatMs, message.timeoutMs);
+        return;
+      case "ping":
+        this.#send({ type: "pong", time: message.time });
+        return;
+      case "pong":
+        return;
+      case "entries":
+        for (const delivery of message.items) this.#onDelivery(delivery);
+        return;
+      case "ack":
+        for (const accepted of message.items) this.#onAck(accepted);
+        this.#maybeReady();
+        return;
+      case "synced":
+        this.#hubSeq = Math.max(this.#hubSeq, message.seq);
+        this.#synced = true;
+        this.#state = "live";
+        this.#attempt = 0;
+        for (const path of this.#deferred) this.#settle(path);
+        this.#deferred.clear();
+        this.#maybeReady();
+        return;
+      case "upload":
+        void this.#uploads.run(() => this.#upload(message)).catch((error) => this.#emitError(asError(error)));
+        return;
+      case "content":
+        await this.#downloads.onContent(message);
+        return;
+      case "content-end":
+        await this.#downloads.onEnd(message);
+        return;
+      case "content-abort":
+        this.#downloads.onAbort(message.hash, message.reason);
+        return;
+      case "error":
+        await this.#hubError(message.code, message.message, message.fatal, message.path, message.hash);
+        return;
+      default:
+        throw new ProtocolError(`a hub may not send '${message.type}'`);
+    }
+  }
+
+  async #welcome(epoch: string, seq: number, heartbeatMs: number, timeoutMs: number): Promise<void> {
+    this.#heartbeatMs = heartbeatMs;
+    this.#timeoutMs = timeoutMs;
+    this.#startHeartbeat();
+    if (this.#epoch !== undefined && this.#epoch !== epoch) {
+      // Another hub state: our sequence numbers mean nothing there.
+      for (const rec of this.#index.values()) rec.seq = 0;
+    }
+    this.#epoch = epoch;
+    this.#hubSeq = seq;
+    this.#events.emit("connected");
+    // Not awaited: answers to the first batches must flow while later ones are still hashed.
+    void this.#sendIndex().catch(async (error) => {
+      const e = asError(error);
+      if (FileSystemError.isInstance(e) && !(await this.#fs.rootExists().catch(() => false))) {
+        await this.#rootGone();
+        return;
+      }
+      this.#emitError(e);
+    });
+  }
+
+  async #hubError(code: string, text: string, fatal: boolean, path?: string, hash?: string): Promise<void> {
+    this.#log.warn("hub reported an error", { code, message: text, fatal, path });
+    if (fatal) {
+      if (code === "auth-refused") await this.#finish("auth-refused", new AuthError(text));
+      else if (code === "protocol-version")
+        await this.#finish("protocol-error", new ProtocolVersionError([], []));
+      else await this.#finish("protocol-error", new ProtocolError(`hub: ${text}`));
+      return;
+    }
+    if (code === "content-missing" && hash) {
+      this.#downloads.onAbort(hash as ContentHash, text);
+      return;
+    }
+    // A refused proposal: forget it and look at the path again later.
+    if (path !== undefined && isValidPath(path)) {
+      const rec = this.#index.get(path);
+      if (rec?.inflight) this.#clearInflight(rec);
+      this.#maybeReady();
+    }
+    this.#emitError(new DistSyncError(knownCode(code), `hub: ${text}`));
+  }
+
+  #onAck(accepted: Accepted): void {
+    const rec = this.#index.get(accepted.path);
+    const proposal = rec?.inflight;
+    if (!rec || !proposal) return;
+    rec.entry = proposal.entry;
+    rec.seq = accepted.seq;
+    rec.disk = rec.inflightDisk;
+    this.#clearInflight(rec);
+    this.#hubSeq = Math.max(this.#hubSeq, accepted.seq);
+    this.#events.emit("change-sent", {
+      path: accepted.path,
+      op: opOf(proposal.entry),
+      seq: accepted.seq,
+      size: proposal.entry.size,
+    });
+    if (rec.rescan) this.#settle(accepted.path);
+  }
+
+  #clearInflight(rec: LocalRecord): void {
+    if (!rec.inflight) return;
+    rec.inflight = undefined;
+    rec.inflightDisk = undefined;
+    this.#inflight--;
+  }
+
+  #onDelivery(delivery: Delivery): void {
+    this.#hubSeq = Math.max(this.#hubSeq, delivery.seq);
+    const rec = this.#index.get(delivery.path);
+    const relayed = delivery.cause === "change" || delivery.cause === "overruled";
+    // A relayed change meets our own proposal for the path: the hub's answer to ours settles it.
+    if (relayed && rec?.inflight) return;
+    let answered: Proposal | undefined;
+    if (!relayed && rec?.inflight) {
+      answered = rec.inflight;
+      this.#clearInflight(rec);
+    }
+    this.#applying++;
+    void this.#paths
+      .run(delivery.path, () => this.#apply(delivery, answered))
+      .catch((error) => this.#emitError(asError(error)))
+      .finally(() => {
+        this.#applying--;
+        this.#maybeReady();
+      });
+  }
+
+  // ---------------------------------------------------------------- applying remote versions
+
+  async #apply(delivery: Delivery, answered: Proposal | undefined): Promise<void> {
+    if (this.#state === "closed") return;
+    const { path, entry } = delivery;
+    const rec = this.#record(path);
+    // A scan queued before us proposed a local edit: the hub's answer to it settles this path.
+    if ((delivery.cause === "change" || delivery.cause === "overruled") && rec.inflight) return;
+    const disk = await this.#diskState(path, rec);
+    const diskMeta = disk?.meta;
+    if (disk?.stable !== false && sameContent(diskMeta ?? tombstoneOf(entry), entry)) {
+      // Already there (our own version, an echo, or both sides deleted): adopt the hub's metadata.
+      if (disk && !entry.deleted && Math.round(disk.stat.mtimeMs) !== Math.round(entry.mtimeMs)) {
+        await this.#fs.setAttributes(path, { mtimeMs: entry.mtimeMs }).catch(() => {});
+      }
+      this.#agree(
+        rec,
+        delivery,
+        disk && !entry.deleted ? { ...disk.stat, mtimeMs: entry.mtimeMs } : undefined,
+      );
+      if (rec.rescan) this.#settle(path);
+      return;
+    }
+    if (disk && !disk.stable) {
+      // Still being written: look again once it settles, and apply this then if nothing changed.
+      rec.missed = delivery;
+      this.#settle(path);
+      return;
+    }
+    const reference = answered?.entry ?? rec.entry;
+    const dirty =
+      reference === undefined
+        ? diskMeta !== undefined
+        : !sameContent(diskMeta ?? tombstoneOf(reference), reference);
+    if (dirty) {
+      // A local edit the hub has not heard of meets this version: the hub decides (rule 3).
+      if (diskMeta) this.#propose(path, diskMeta, rec.seq, disk, disk?.inline);
+      else
+        this.#propose(
+          path,
+          { ...tombstoneOf(reference as EntryMeta), mtimeMs: Date.now() },
+          rec.seq,
+          undefined,
+        );
+      return;
+    }
+    if (delivery.cause === "lost" || delivery.cause === "overruled")
+      await this.#conflict(path, delivery, disk);
+    await this.#write(path, delivery, disk);
+  }
+
+  async #conflict(path: RelPath, delivery: Delivery, disk: DiskState | undefined): Promise<void> {
+    const loser = disk?.meta;
+    const conflict: ClientConflict = {
+      path,
+      winner: { origin: delivery.origin, mtimeMs: delivery.entry.mtimeMs },
+      loser: { origin: this.clientId, mtimeMs: loser?.mtimeMs ?? 0 },
+    };
+    if (this.#keepConflicts && loser && !loser.deleted && loser.kind === "file") {
+      const keptAs = conflictName(path, this.#name, loser.mtimeMs) as RelPath;
+      if (isValidPath(keptAs)) {
+        const writer = await this.#fs.createWriter(keptAs);
+        try {
+          const result = await readContent(this.#fs, path, (chunk) => writer.write(chunk.data));
+          if (!result)
+            throw new FileSystemError(`${path} vanished while keeping the conflict copy`, { path });
+          await writer.commit({ mtimeMs: loser.mtimeMs, executable: loser.executable });
+          conflict.keptAs = keptAs;
+          this.#settle(keptAs);
+        } catch (error) {
+          await writer.abort();
+          throw error;
+        }
+      }
+    }
+    this.#log.info("conflict", { path, winner: delivery.origin, keptAs: conflict.keptAs });
+    this.#events.emit("conflict", conflict);
+  }
+
+  async #write(path: RelPath, delivery: Delivery, disk: DiskState | undefined): Promise<void> {
+    const { entry } = delivery;
+    const rec = this.#record(path);
+    if (entry.deleted) {
+      if (disk?.meta.kind === "directory") await this.#removeTree(path);
+      else if (disk) await this.#fs.remove(path);
+      this.#agree(rec, delivery, undefined);
+    } else if (entry.kind === "directory") {
+      if (disk?.meta.kind === "file") await this.#fs.remove(path);
+      await this.#fs.mkdir(path, { mtimeMs: entry.mtimeMs });
+      this.#agree(rec, delivery, undefined);
+    } else {
+      if (disk?.meta.kind === "directory") await this.#fs.rmdir(path);
+      const writer = await this.#fs.createWriter(path);
+      try {
+        if (delivery.data) {
+          const raw = decodeChunk(delivery.data.encoding, delivery.data.data, entry.size);
+          if ((await hashBytes(raw)) !== entry.hash) {
+            throw new ContentError("content-mismatch", `${path}: inline content does not match its hash`);
+          }
+          await writer.write(raw);
+        } else {
+          await this.#downloads.fetchInto(entry.hash as ContentHash, writer);
+        }
+        // The narrowest window we can offer: a local write landing since we looked wins over us.
+        const now = await this.#fs.stat(path);
+        if (!sameStat(now, disk?.stat)) {
+          await writer.abort();
+          this.#settle(path);
+          return;
+        }
+        await writer.commit({ mtimeMs: entry.mtimeMs, executable: entry.executable });
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+      const stat = await this.#fs.stat(path);
+      this.#agree(rec, delivery, stat);
+    }
+    this.#log.debug("applied", { path, seq: delivery.seq, origin: delivery.origin });
+    this.#events.emit("change-applied", {
+      path,
+      op: opOf(entry),
+      seq: delivery.seq,
+      size: entry.size,
+      origin: delivery.origin,
+    });
+  }
+
+  /** Removes a directory the hub deleted, keeping anything local the hub has not seen. */
+  async #removeTree(path: RelPath): Promise<void> {
+    const below = [...this.#index.entries()]
+      .filter(([p, rec]) => p !== path && isUnder(p, path) && rec.entry && !rec.entry.deleted)
+      .sort(([a], [b]) => pathDepth(b) - pathDepth(a));
+    for (const [p, rec] of below) {
+      const stat = await this.#fs.stat(p);
+      if (!stat) continue;
+      if (stat.kind === "file" && rec.entry?.kind === "file" && sameStat(stat, rec.disk))
+        await this.#fs.remove(p);
+      else if (stat.kind === "directory") await this.#fs.rmdir(p).catch(() => {});
+    }
+    try {
+      await this.#fs.rmdir(path);
+    } catch (error) {
+      if (FileSystemError.isInstance(error) && error.systemCode === "ENOTEMPTY") {
+        // Local content the hub never saw keeps the directory: it will be proposed, reviving it.
+        this.#settle(path);
+        for await (const stat of walkUnder(this.#fs, path)) this.#settle(stat.path);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined): void {
+    rec.entry = delivery.entry;
+    rec.seq = delivery.seq;
+    rec.disk = stat ? { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable } : undefined;
+  }
+
+  // ---------------------------------------------------------------- local changes
+
+  #onWatch(event: WatchEvent): void {
+    if (this.#state === "closed") return;
+    switch (event.type) {
+      case "root-removed":
+        void this.#rootGone();
+        return;
+      case "error":
+        this.#emitError(event.error);
+        return;
+      case "remove":
+        this.#deleteCandidates.add(event.path);
+        this.#armDeleteTimer();
+        return;
+      default:
+        if (this.#deleteTimer) this.#armDeleteTimer();
+        this.#settle(event.path);
+    }
+  }
+
+  #settle(path: RelPath): void {
+    if (this.#state === "closed" || isInternalPath(path)) return;
+    const timer = this.#settleTimers.get(path);
+    if (timer) clearTimeout(timer);
+    this.#settleTimers.set(
+      path,
+      setTimeout(() => {
+        this.#settleTimers.delete(path);
+        void this.#paths.run(path, () => this.#scan(path)).catch((error) => this.#emitError(asError(error)));
+      }, this.#settleMs),
+    );
+  }
+
+  async #scan(path: RelPath): Promise<void> {
+    if (this.#state === "closed") return;
+    if (this.#state !== "live") {
+      this.#deferred.add(path);
+      return;
+    }
+    const rec = this.#index.get(path);
+    if (rec?.inflight) {
+      rec.rescan = true;
+      return;
+    }
+    const disk = await this.#diskState(path, rec);
+    if (!disk) {
+      if (rec?.entry && !rec.entry.deleted) {
+        this.#deleteCandidates.add(path);
+        this.#armDeleteTimer();
+      }
+      return;
+    }
+    if (!disk.stable) {
+      this.#settle(path);
+      return;
+    }
+    if (rec?.entry && sameVersion(disk.meta, rec.entry)) {
+      rec.disk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
+      const missed = rec.missed;
+      rec.missed = undefined;
+      if (missed) await this.#apply(missed, undefined);
+      return;
+    }
+    if (rec) rec.missed = undefined;
+    this.#propose(path, disk.meta, rec?.seq ?? 0, disk, disk.inline);
+    this.#maybeReady();
+  }
+
+  #armDeleteTimer(): void {
+    if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    this.#deleteTimer = setTimeout(() => {
+      this.#deleteTimer = undefined;
+      void this.#flushDeletes().catch((error) => this.#emitError(asError(error)));
+    }, this.#deleteSettleMs);
+  }
+
+  /**
+   * Sends deletions after a quiet time, and only while the root still exists: a removed or
+   * unmounted folder must never turn into "delete everything" for the others (rule 10).
+   */
+  async #flushDeletes(): Promise<void> {
+    if (this.#state === "closed" || this.#deleteCandidates.size === 0) return;
+    if (!(await this.#fs.rootExists())) {
+      await this.#rootGone();
+      return;
+    }
+    if (this.#state !== "live") {
+      for (const p of this.#deleteCandidates) this.#deferred.add(p);
+      this.#deleteCandidates.clear();
+      return;
+    }
+    const candidates = new Set(this.#deleteCandidates);
+    this.#deleteCandidates.clear();
+    // A vanished directory takes everything below it.
+    for (const p of [...candidates]) {
+      const rec = this.#index.get(p);
+      if (rec?.entry?.kind !== "directory") continue;
+      for (const [q, r] of this.#index) if (isUnder(q, p) && r.entry && !r.entry.deleted) candidates.add(q);
+    }
+    const gone: RelPath[] = [];
+    for (const p of candidates) {
+      const rec = this.#index.get(p);
+      if (!rec?.entry || rec.entry.deleted) continue;
+      if (rec.inflight) {
+        rec.rescan = true;
+        continue;
+      }
+      if ((await this.#fs.stat(p)) === undefined) gone.push(p);
+      else this.#settle(p);
+    }
+    if (!(await this.#fs.rootExists())) {
+      await this.#rootGone();
+      return;
+    }
+    gone.sort((a, b) => pathDepth(b) - pathDepth(a));
+    const now = Date.now();
+    for (const p of gone) {
+      const rec = this.#index.get(p) as LocalRecord;
+      if (rec.inflight || !rec.entry || rec.entry.deleted) continue;
+      this.#propose(p, { ...tombstoneOf(rec.entry), mtimeMs: now }, rec.seq, undefined);
+    }
+  }
+
+  async #rootGone(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#log.error("the synced directory was removed; stopping without sending deletions");
+    this.#deleteCandidates.clear();
+    this.#outbox = [];
+    await this.#finish(
+      "directory-removed",
+      new FileSystemError("the synced directory was removed, replaced or unmounted", {
+        systemCode: "ENOENT",
+      }),
+    );
+  }
+
+  /** Sends the whole local index (rule 7): metadata for every path, content only inline. */
+  async #sendIndex(): Promise<void> {
+    const items: Proposal[] = [];
+    const seen = new Set<RelPath>();
+    const limit = (this.#connection?.maxFrameBytes ?? MIN_FRAME_BYTES) - FRAME_OVERHEAD_BYTES;
+    let bytes = 0;
+    const flush = (final: boolean) => {
+      const batch: Proposal[] = [];
+      for (const p of items.splice(0)) {
+        const rec = this.#record(p.path);
+        if (rec.inflight) continue;
+        rec.inflight = p;
+        rec.rescan = false;
+        this.#inflight++;
+        batch.push(p);
+      }
+      this.#send({ type: "index", items: batch, final });
+      bytes = 0;
+    };
+    for await (const stat of this.#fs.walk()) {
+      if (this.#state === "closed" || !this.#connection) return;
+      if (isInternalPath(stat.path)) continue;
+      seen.add(stat.path);
+      const rec = this.#index.get(stat.path);
+      const disk = await this.#diskState(stat.path, rec, stat);
+      if (!disk) continue;
+      if (!disk.stable) {
+        this.#deferred.add(stat.path);
+        continue;
+      }
+      const proposal: Proposal = { path: stat.path, base: rec?.seq ?? 0, entry: disk.meta };
+      if (disk.inline !== undefined) proposal.data = encodeChunk(disk.inline, this.#compression);
+      const size = itemBytes(proposal);
+      if (bytes + size > limit || items.length >= 512) flush(false);
+      items.push(proposal);
+      bytes += size;
+      const r = this.#record(stat.path);
+      r.inflightDisk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
+    }
+    // What we knew of and is gone now was deleted while we were away.
+    const now = Date.now();
+    for (const [path, rec] of this.#index) {
+      if (seen.has(path) || !rec.entry || rec.entry.deleted) continue;
+      items.push({ path, base: rec.seq, entry: { ...tombstoneOf(rec.entry), mtimeMs: now } });
+      if (items.length >= 512) flush(false);
+    }
+    flush(true);
+  }
+
+  async #upload(request: UploadMessage): Promise<void> {
+    const { hash, path } = request;
+    if (!this.#connection) return;
+    let ok = false;
+    try {
+      const result = await readContent(this.#fs, path, async (chunk) => {
+        const encoded = encodeChunk(chunk.data, this.#compression);
+        await this.#sendAwait({
+          type: "content",
+          hash,
+          index: chunk.index,
+          size: chunk.data.length,
+          ...encoded,
+        });
+      });
+      if (result?.stable && result.hash === hash) {
+        await this.#sendAwait({ type: "content-end", hash, chunks: result.chunks, size: result.size });
+        ok = true;
+      }
+    } catch (error) {
+      if (!this.#connection) return;
+      this.#emitError(asError(error));
+    }
+    if (ok) return;
+    // The file changed under us: receivers must never get bytes that do not match the hash.
+    this.#trySend({ type: "content-abort", hash, reason: "the file changed while it was read" });
+    for (const [p, rec] of this.#index) {
+      if (rec.inflight?.entry.hash === hash) {
+        this.#clearInflight(rec);
+        this.#settle(p);
+      }
+    }
+    this.#maybeReady();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** The disk's version of a path; hashes a file only when its stat differs from what we know. */
+  async #diskState(
+    path: RelPath,
+    rec: LocalRecord | undefined,
+    known?: FileStat,
+  ): Promise<DiskState | undefined> {
+    const stat = known ?? (await this.#fs.stat(path));
+    if (!stat) return undefined;
+    if (stat.kind === "directory") {
+      return {
+        stat,
+        stable: true,
+        meta: {
+          kind: "directory",
+          deleted: false,
+          size: 0,
+          mtimeMs: stat.mtimeMs,
+          hash: "",
+          executable: false,
+        },
+      };
+    }
+    const agreed = rec?.entry;
+    if (
+      agreed &&
+      agreed.kind === "file" &&
+      !agreed.deleted &&
+      sameStat(stat, rec?.disk) &&
+      stat.size > 65536
+    ) {
+      return { stat, stable: true, meta: { ...agreed, mtimeMs: Math.round(stat.mtimeMs) } };
+    }
+    let result: ReadResult | undefined;
+    try {
+      result = await readContent(this.#fs, path);
+    } catch (error) {
+      if (FileSystemError.isInstance(error)) {
+        this.#emitError(error);
+        return { stat, stable: false, meta: fileMeta(stat, "" as ContentHash) };
+      }
+      throw error;
+    }
+    if (!result) return undefined;
+    const state: DiskState = {
+      stat: result.stat,
+      stable: result.stable,
+      meta: fileMeta(result.stat, result.hash),
+    };
+    if (result.inline) state.inline = result.inline;
+    return state;
+  }
+
+  #record(path: RelPath): LocalRecord {
+    let rec = this.#index.get(path);
+    if (!rec) {
+      rec = { seq: 0 };
+      this.#index.set(path, rec);
+    }
+    return rec;
+  }
+
+  #maybeReady(): void {
+    if (this.#ready.settled || this.#state !== "live" || !this.#synced) return;
+    if (this.#inflight > 0 || this.#applying > 0 || this.#downloads.active > 0) return;
+    this.#ready.settled = true;
+    let files = 0;
+    for (const rec of this.#index.values())
+      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
+    this.#log.info("ready", { files, seq: this.#hubSeq });
+    this.#events.emit("ready", { files, seq: this.#hubSeq });
+    this.#ready.resolve();
+  }
+
+  /** Reads the state afresh (after an await, narrowing from before it no longer holds). */
+  #closedNow(): boolean {
+    return this.#state === "closed";
+  }
+
+  #emitError(error: DistSyncError): void {
+    this.#log.warn(error.message, { code: error.code });
+    this.#events.emit("error", error);
+  }
+}
+
+function fileMeta(stat: FileStat, hash: ContentHash): EntryMeta {
+  return {
+    kind: "file",
+    deleted: false,
+    size: stat.size,
+    mtimeMs: stat.mtimeMs,
+    hash,
+    executable: stat.executable,
+  };
+}
+
+function tombstoneOf(entry: EntryMeta): EntryMeta {
+  return { ...TOMBSTONE_FILE, kind: entry.kind, mtimeMs: entry.mtimeMs };
+}
+
+function sameStat(
+  a: { size: number; mtimeMs: number; executable: boolean } | undefined,
+  b: { size: number; mtimeMs: number; executable: boolean } | undefined,
+): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.executable === b.executable;
+}
+
+function opOf(entry: EntryMeta): ChangeOp {
+  if (entry.deleted) return "delete";
+  return entry.kind === "directory" ? "mkdir" : "write";
+}
+
+async function* walkUnder(fs: FileSystem, path: RelPath): AsyncIterable<FileStat> {
+  for await (const stat of fs.walk()) if (stat.path !== path && isUnder(stat.path, path)) yield stat;
+}
+
+function asError(error: unknown): DistSyncError {
+  if (DistSyncError.isInstance(error)) return error;
+  return new DistSyncError("internal", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+const CODES = new Set([
+  "connection",
+  "protocol",
+  "protocol-version",
+  "auth-refused",
+  "frame-too-large",
+  "path-not-allowed",
+  "path-conflict",
+  "timeout",
+  "file-system",
+  "content-mismatch",
+  "content-too-large",
+]);
+
+function knownCode(code: string): DistSyncError["code"] {
+  return (CODES.has(code) ? code : "internal") as DistSyncError["code"];
+}

@@ -1,0 +1,460 @@
+import { decodeChunk } from "../content/compression.js";
+import { ContentHasher, sha256, toHex } from "../content/hash.js";
+import {
+  AuthError,
+  ContentError,
+  DistSyncError,
+  FrameTooLargeError,
+  ProtocolError,
+  ProtocolVersionError,
+} from "../errors.js";
+import type { Logger } from "../logger.js";
+import { decodeMessage, encodeMessage } from "../protocol/codec.js";
+import { CHUNK_MAX_BYTES, FRAME_OVERHEAD_BYTES, PROTOCOL_VERSIONS } from "../protocol/constants.js";
+import type {
+  Accepted,
+  ContentMessage,
+  Delivery,
+  HelloMessage,
+  HubMessage,
+  Message,
+  Proposal,
+} from "../protocol/messages.js";
+import type { ContentStore } from "../store/content-store.js";
+import type { Connection } from "../transport.js";
+import type { ClientId, ContentHash, IndexEntry } from "../types.js";
+import { batchBySize, itemBytes } from "./batcher.js";
+import { beats } from "./decide.js";
+import type { HubSpace, SpaceOutcome } from "./hub-space.js";
+import { toDelivery } from "./hub-space.js";
+import { SerialQueue } from "./serial-queue.js";
+
+/** What a session needs from its hub. */
+export interface SessionHost {
+  readonly store: ContentStore;
+  readonly logger: Logger;
+  readonly heartbeatMs: number;
+  readonly timeoutMs: number;
+  readonly epoch: string;
+  readonly maxFileBytes: number;
+  /** Checks the token (constant time); resolves true when it may join. */
+  authorize(token: string | undefined): Promise<boolean>;
+  /** Registers the session in its space; returns the space. */
+  join(session: HubSession, hello: HelloMessage): HubSpace;
+  /** Sends committed versions to every other live session of the space. */
+  fanout(space: HubSpace, committed: IndexEntry[], origin: HubSession, loser?: ClientId): void;
+  report(space: HubSpace, outcome: SpaceOutcome, proposal: Proposal, origin: HubSession): void;
+  leave(session: HubSession, reason: string): void;
+}
+
+type State = "hello" | "joining" | "live" | "closed";
+
+interface Upload {
+  hasher: ContentHasher;
+  nextIndex: number;
+  chunks: string[];
+}
+
+/** The hub's side of one client connection. */
+export class HubSession {
+  readonly connection: Connection;
+  readonly connectedAt = Date.now();
+  clientId: ClientId | undefined;
+  name: string | undefined;
+  space: HubSpace | undefined;
+  lastSeen = Date.now();
+  #state: State = "hello";
+  readonly #host: SessionHost;
+  readonly #incoming = new SerialQueue();
+  readonly #outgoing = new SerialQueue();
+  readonly #fetches = new SerialQueue();
+  readonly #mentioned = new Set<string>();
+  /** Proposals that won their first decision and wait for their content, by content hash. */
+  readonly #awaiting = new Map<ContentHash, Proposal[]>();
+  readonly #uploads = new Map<ContentHash, Upload>();
+  readonly #log: Logger;
+
+  constructor(connection: Connection, host: SessionHost) {
+    this.connection = connection;
+    this.#host = host;
+    this.#log = host.logger;
+    connection.on("message", (frame) => {
+      this.lastSeen = Date.now();
+      void this.#incoming.run(() => this.#receive(frame));
+    });
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get live(): boolean {
+    return this.#state === "live" || this.#state === "joining";
+  }
+
+  /** Queues a message; frames leave in the order queued. */
+  send(message: HubMessage): Promise<void> {
+    if (this.#state === "closed") return Promise.resolve();
+    const frame = encodeMessage(message);
+    return this.#outgoing.run(async () => {
+      if (this.#state === "closed" || this.connection.closed) return;
+      try {
+        await this.connection.send(frame);
+      } catch (error) {
+        if (FrameTooLargeError.isInstance(error))
+          this.#log.error("frame too large to send", { type: message.type });
+        else throw error;
+      }
+    });
+  }
+
+  deliver(items: Delivery[]): void {
+    for (const batch of batchBySize(items, itemBytes, this.connection.maxFrameBytes - FRAME_OVERHEAD_BYTES)) {
+      void this.send({ type: "entries", items: batch }).catch(() => {});
+    }
+  }
+
+  /** Sends an error frame; when fatal, closes the connection after it. */
+  async fail(
+    error: DistSyncError,
+    fatal: boolean,
+    extra: { path?: string; hash?: string } = {},
+  ): Promise<void> {
+    this.#log.warn("client error", {
+      client: this.clientId,
+      code: error.code,
+      message: error.message,
+      fatal,
+    });
+    await this.send({ type: "error", code: error.code, message: error.message, fatal, ...extra }).catch(
+      () => {},
+    );
+    if (fatal) await this.close(error.message);
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.#state === "closed") return;
+    // Let queued frames (an error frame, say) leave before the connection goes.
+    await Promise.race([this.#outgoing.idle(), new Promise((r) => setTimeout(r, 1000))]);
+    this.#state = "closed";
+    this.#host.leave(this, reason);
+    await this.connection.close(reason);
+  }
+
+  /** Marks the session closed after the transport closed underneath it. */
+  closedByTransport(reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#host.leave(this, reason);
+  }
+
+  async #receive(frame: Uint8Array): Promise<void> {
+    if (this.#state === "closed") return;
+    let message: Message;
+    try {
+      message = decodeMessage(frame);
+    } catch (error) {
+      await this.fail(asDistSyncError(error), true);
+      return;
+    }
+    try {
+      await this.#handle(message);
+    } catch (error) {
+      await this.fail(asDistSyncError(error), !ContentError.isInstance(error));
+    }
+  }
+
+  async #handle(message: Message): Promise<void> {
+    if (this.#state === "hello") {
+      if (message.type !== "hello") throw new ProtocolError(`expected 'hello', got '${message.type}'`);
+      await this.#hello(message);
+      return;
+    }
+    switch (message.type) {
+      case "ping":
+        await this.send({ type: "pong", time: message.time });
+        return;
+      case "pong":
+        return;
+      case "index":
+        await this.#proposals(message.items, true);
+        if (message.final) this.#finishJoin();
+        return;
+      case "propose":
+        await this.#proposals(message.items, false);
+        return;
+      case "content":
+        await this.#content(message);
+        return;
+      case "content-end":
+        await this.#contentEnd(message.hash, message.chunks, message.size);
+        return;
+      case "content-abort":
+        this.#uploads.delete(message.hash);
+        this.#awaiting.delete(message.hash);
+        return;
+      case "fetch": {
+        const hash = message.hash;
+        void this.#fetches
+          .run(() => this.#serve(hash))
+          .catch((error) => this.#log.error("fetch failed", { error }));
+        return;
+      }
+      case "bye":
+        await this.close("client left");
+        return;
+      case "error":
+        this.#log.warn("client reported an error", { client: this.clientId, code: message.code });
+        return;
+      default:
+        throw new ProtocolError(`a client may not send '${message.type}'`);
+    }
+  }
+
+  async #hello(hello: HelloMessage): Promise<void> {
+    const [min, max] = hello.versions;
+    const version = Math.min(max, PROTOCOL_VERSIONS.max);
+    if (version < Math.max(min, PROTOCOL_VERSIONS.min)) {
+      await this.fail(
+        new ProtocolVersionError([min, max], [PROTOCOL_VERSIONS.min, PROTOCOL_VERSIONS.max]),
+        true,
+      );
+      return;
+    }
+    if (!(await this.#host.authorize(hello.token))) {
+      await this.fail(new AuthError(), true);
+      return;
+    }
+    this.clientId = hello.clientId;
+    this.name = hello.name;
+    const space = this.#host.join(this, hello);
+    this.space = space;
+    this.#state = "joining";
+    await this.send({
+      type: "welcome",
+      version,
+      clientId: hello.clientId,
+      epoch: this.#host.epoch,
+      seq: space.seq,
+      heartbeatMs: this.#host.heartbeatMs,
+      timeoutMs: this.#host.timeoutMs,
+    });
+  }
+
+  #finishJoin(): void {
+    const space = this.#requireSpace();
+    this.deliver(space.unmentioned(this.#mentioned));
+    this.#mentioned.clear();
+    this.#state = "live";
+    void this.send({ type: "synced", seq: space.seq }).catch(() => {});
+  }
+
+  async #proposals(items: Proposal[], join: boolean): Promise<void> {
+    const space = this.#requireSpace();
+    const clientId = this.clientId as ClientId;
+    // Content checks are asynchronous; they all happen before the synchronous decisions below.
+    const ready: boolean[] = [];
+    for (const item of items) {
+      if (join) this.#mentioned.add(item.path);
+      if (item.entry.size > this.#host.maxFileBytes) {
+        await this.fail(
+          new ContentError(
+            "content-too-large",
+            `${item.path} is ${item.entry.size} bytes, above the hub's limit`,
+          ),
+          false,
+          { path: item.path },
+        );
+        ready.push(false);
+        continue;
+      }
+      ready.push(await this.#contentReady(item));
+    }
+    const acks: Accepted[] = [];
+    const replies: Delivery[] = [];
+    const uploads: Proposal[] = [];
+    items.forEach((item, i) => {
+      if (ready[i] === undefined) return;
+      if (!ready[i]) {
+        // Decide now only to avoid uploading a sure loser; the final decision waits for content.
+        const current = space.index.get(item.path);
+        if (current && wouldLose(space, item, clientId)) {
+          replies.push(toDelivery(current, "lost"));
+          return;
+        }
+        uploads.push(item);
+        return;
+      }
+      this.#decide(space, item, acks, replies);
+    });
+    if (acks.length > 0) void this.send({ type: "ack", items: acks }).catch(() => {});
+    if (replies.length > 0) this.deliver(replies);
+    for (const item of uploads) {
+      const hash = item.entry.hash as ContentHash;
+      const waiting = this.#awaiting.get(hash);
+      if (waiting) {
+        waiting.push(item);
+        continue;
+      }
+      this.#awaiting.set(hash, [item]);
+      this.#uploads.set(hash, { hasher: new ContentHasher(), nextIndex: 0, chunks: [] });
+      void this.send({ type: "upload", hash, path: item.path }).catch(() => {});
+    }
+  }
+
+  /** Decides a proposal whose content the hub holds; queues the answer for the proposer. */
+  #decide(space: HubSpace, item: Proposal, acks: Accepted[], replies: Delivery[]): void {
+    const outcome = space.apply(item, this.clientId as ClientId);
+    this.#host.report(space, outcome, item, this);
+    switch (outcome.verdict) {
+      case "accept": {
+        const last = outcome.committed[outcome.committed.length - 1] as IndexEntry;
+        acks.push({ path: last.path, seq: last.seq, hash: last.hash });
+        // Revived ancestors are news for the proposer too; its own entry is acknowledged.
+        const ancestors = outcome.committed.slice(0, -1).map((e) => toDelivery(e, "current"));
+        replies.push(...ancestors);
+        this.#host.fanout(space, outcome.committed, this, outcome.conflict?.loser.origin);
+        return;
+      }
+      case "same":
+        if (outcome.current) replies.push(toDelivery(outcome.current, "current"));
+        return;
+      case "lose":
+        if (outcome.current) replies.push(toDelivery(outcome.current, "lost"));
+        return;
+      case "conflict-path":
+        void this.fail(
+          new DistSyncError("path-conflict", `${item.path}: a parent of this path is a file at the hub`),
+          false,
+          {
+            path: item.path,
+          },
+        );
+    }
+  }
+
+  /** Whether the hub holds the content of a proposal, storing inline content on the way. */
+  async #contentReady(item: Proposal): Promise<boolean> {
+    const { entry } = item;
+    if (entry.kind !== "file" || entry.deleted) return true;
+    const hash = entry.hash as ContentHash;
+    if (await this.#host.store.hasContent(hash)) return true;
+    if (!item.data) return false;
+    if (entry.size > CHUNK_MAX_BYTES) throw new ProtocolError(`${item.path}: inline content above one chunk`);
+    const raw = decodeChunk(item.data.encoding, item.data.data, entry.size);
+    const hasher = new ContentHasher();
+    const chunkHashes: string[] = [];
+    if (raw.length > 0) {
+      const digest = await sha256(raw);
+      hasher.add(digest, raw.length);
+      chunkHashes.push(toHex(digest));
+    }
+    if ((await hasher.digest()) !== hash) {
+      throw new ContentError("content-mismatch", `${item.path}: inline content does not match its hash`);
+    }
+    if (chunkHashes[0] !== undefined) {
+      await this.#host.store.putChunk(chunkHashes[0], { size: raw.length, ...item.data });
+    }
+    await this.#host.store.putManifest(hash, { size: raw.length, chunks: chunkHashes });
+    return true;
+  }
+
+  async #content(message: ContentMessage): Promise<void> {
+    const upload = this.#uploads.get(message.hash);
+    if (!upload) throw new ProtocolError(`content for ${message.hash} that the hub did not ask for`);
+    if (message.index !== upload.nextIndex)
+      throw new ProtocolError(`content chunk ${message.index} out of order`);
+    if (message.size > CHUNK_MAX_BYTES || message.size === 0) {
+      throw new ProtocolError(`content chunk of ${message.size} bytes is outside 1..${CHUNK_MAX_BYTES}`);
+    }
+    upload.nextIndex++;
+    const raw = decodeChunk(message.encoding, message.data, message.size);
+    const digest = await sha256(raw);
+    const chunkHash = toHex(digest);
+    upload.hasher.add(digest, raw.length);
+    upload.chunks.push(chunkHash);
+    if (upload.hasher.size > this.#host.maxFileBytes) {
+      this.#uploads.delete(message.hash);
+      this.#awaiting.delete(message.hash);
+      throw new ContentError(
+        "content-too-large",
+        `upload of ${message.hash} exceeds the hub's file size limit`,
+      );
+    }
+    await this.#host.store.putChunk(chunkHash, {
+      size: raw.length,
+      encoding: message.encoding,
+      data: message.data,
+    });
+  }
+
+  async #contentEnd(hash: ContentHash, chunks: number, size: number): Promise<void> {
+    const upload = this.#uploads.get(hash);
+    if (!upload) throw new ProtocolError(`content-end for ${hash} that the hub did not ask for`);
+    this.#uploads.delete(hash);
+    const waiting = this.#awaiting.get(hash) ?? [];
+    this.#awaiting.delete(hash);
+    const actual = await upload.hasher.digest();
+    if (actual !== hash || upload.hasher.chunkCount !== chunks || upload.hasher.size !== size) {
+      throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
+    }
+    await this.#host.store.putManifest(hash, { size, chunks: upload.chunks });
+    const space = this.#requireSpace();
+    const acks: Accepted[] = [];
+    const replies: Delivery[] = [];
+    for (const item of waiting) this.#decide(space, item, acks, replies);
+    if (acks.length > 0) void this.send({ type: "ack", items: acks }).catch(() => {});
+    if (replies.length > 0) this.deliver(replies);
+  }
+
+  /** Streams stored content to the client, chunk by chunk, with backpressure. */
+  async #serve(hash: ContentHash): Promise<void> {
+    const manifest = await this.#host.store.getManifest(hash);
+    if (!manifest) {
+      await this.send({
+        type: "error",
+        code: "content-missing",
+        message: `the hub holds no content ${hash}`,
+        fatal: false,
+        hash,
+      });
+      return;
+    }
+    let index = 0;
+    for (const chunkHash of manifest.chunks) {
+      if (this.#state === "closed") return;
+      const chunk = await this.#host.store.getChunk(chunkHash);
+      if (!chunk) {
+        await this.send({ type: "content-abort", hash, reason: "chunk missing at the hub" });
+        return;
+      }
+      await this.send({
+        type: "content",
+        hash,
+        index: index++,
+        size: chunk.size,
+        encoding: chunk.encoding,
+        data: chunk.data,
+      });
+    }
+    await this.send({ type: "content-end", hash, chunks: manifest.chunks.length, size: manifest.size });
+  }
+
+  #requireSpace(): HubSpace {
+    if (!this.space) throw new ProtocolError("no space joined");
+    return this.space;
+  }
+}
+
+function wouldLose(space: HubSpace, item: Proposal, proposer: ClientId): boolean {
+  const current = space.index.get(item.path);
+  if (!current || current.seq === item.base) return false;
+  return !beats(item.entry, proposer, current, current.origin);
+}
+
+function asDistSyncError(error: unknown): DistSyncError {
+  if (DistSyncError.isInstance(error)) return error;
+  return new DistSyncError("internal", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}

@@ -1,0 +1,126 @@
+import { isUnder, parentPath } from "../paths.js";
+import type { Delivery, Proposal } from "../protocol/messages.js";
+import type { ClientId, IndexEntry, RelPath } from "../types.js";
+import { decide, sameContent } from "./decide.js";
+
+/** What one decision produced, for the session to send and the hub to report. */
+export interface SpaceOutcome {
+  /** Versions committed, in sequence order (ancestor directories first). */
+  committed: IndexEntry[];
+  verdict: "same" | "accept" | "lose" | "conflict-path";
+  /** The hub's version after the decision (the winner when the proposal lost). */
+  current: IndexEntry | undefined;
+  /** Set when two concurrent versions met and rule 3 picked one. */
+  conflict?: { winner: IndexEntry; loser: { origin: ClientId; mtimeMs: number; hash: string } };
+}
+
+/**
+ * One sync space: its index, its sequence counter and the rules that decide every change.
+ * Decisions are synchronous so no other change can interleave between reading and writing the index.
+ */
+export class HubSpace {
+  readonly name: string;
+  readonly index = new Map<RelPath, IndexEntry>();
+  seq = 0;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Decides one proposal (content already present at the hub) and commits it when it wins. */
+  apply(proposal: Proposal, proposer: ClientId): SpaceOutcome {
+    const { path, entry } = proposal;
+    const current = this.index.get(path);
+    let verdict = decide(current, proposal, proposer);
+    const concurrent = current !== undefined && verdict !== "same" && proposal.base !== current.seq;
+    if (verdict === "accept" && !entry.deleted && this.#blockedByFileAncestor(path)) {
+      return { committed: [], verdict: "conflict-path", current };
+    }
+    // A directory delete must not take live content with it that its proposer never saw.
+    if (
+      verdict === "accept" &&
+      entry.deleted &&
+      entry.kind === "directory" &&
+      this.#hasLiveDescendant(path)
+    ) {
+      verdict = "lose";
+    }
+    if (verdict !== "accept") {
+      const outcome: SpaceOutcome = { committed: [], verdict, current };
+      if (verdict === "lose" && concurrent && current) {
+        outcome.conflict = {
+          winner: current,
+          loser: { origin: proposer, mtimeMs: entry.mtimeMs, hash: entry.hash },
+        };
+      }
+      return outcome;
+    }
+    const committed: IndexEntry[] = [];
+    if (!entry.deleted) this.#reviveAncestors(path, proposer, entry.mtimeMs, committed);
+    const next: IndexEntry = { ...entry, path, seq: ++this.seq, origin: proposer };
+    this.index.set(path, next);
+    committed.push(next);
+    const outcome: SpaceOutcome = { committed, verdict, current: next };
+    if (concurrent && current && !current.deleted && !entry.deleted && !sameContent(current, entry)) {
+      outcome.conflict = {
+        winner: next,
+        loser: { origin: current.origin, mtimeMs: current.mtimeMs, hash: current.hash },
+      };
+    }
+    return outcome;
+  }
+
+  /** Every entry not in `mentioned`, as deliveries of the current state. */
+  unmentioned(mentioned: ReadonlySet<string>): Delivery[] {
+    const out: Delivery[] = [];
+    for (const entry of this.index.values()) {
+      if (!mentioned.has(entry.path)) out.push(toDelivery(entry, "current"));
+    }
+    return out;
+  }
+
+  #blockedByFileAncestor(path: RelPath): boolean {
+    for (let p = parentPath(path); p !== undefined; p = parentPath(p)) {
+      const e = this.index.get(p);
+      if (e && !e.deleted && e.kind === "file") return true;
+    }
+    return false;
+  }
+
+  #hasLiveDescendant(path: RelPath): boolean {
+    for (const e of this.index.values()) {
+      if (!e.deleted && e.path !== path && isUnder(e.path, path)) return true;
+    }
+    return false;
+  }
+
+  // A live entry needs live parent directories: a concurrent directory delete must not orphan it.
+  #reviveAncestors(path: RelPath, origin: ClientId, mtimeMs: number, committed: IndexEntry[]): void {
+    const missing: RelPath[] = [];
+    for (let p = parentPath(path); p !== undefined; p = parentPath(p)) {
+      const e = this.index.get(p);
+      if (e && !e.deleted) break;
+      missing.push(p);
+    }
+    for (const p of missing.reverse()) {
+      const dir: IndexEntry = {
+        path: p,
+        kind: "directory",
+        deleted: false,
+        size: 0,
+        mtimeMs,
+        hash: "",
+        executable: false,
+        seq: ++this.seq,
+        origin,
+      };
+      this.index.set(p, dir);
+      committed.push(dir);
+    }
+  }
+}
+
+export function toDelivery(entry: IndexEntry, cause: Delivery["cause"]): Delivery {
+  const { path, seq, origin, kind, deleted, size, mtimeMs, hash, executable } = entry;
+  return { path, seq, origin, cause, entry: { kind, deleted, size, mtimeMs, hash, executable } };
+}

@@ -1,0 +1,253 @@
+import { constantTimeEqual } from "../content/hash.js";
+import { Emitter, type Unsubscribe } from "../emitter.js";
+import { ConnectionError, type DistSyncError } from "../errors.js";
+import { type Logger, noopLogger } from "../logger.js";
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_SPACE,
+  DEFAULT_TIMEOUT_MS,
+  MIN_FRAME_BYTES,
+} from "../protocol/constants.js";
+import type { HelloMessage, Proposal } from "../protocol/messages.js";
+import type { ContentStore } from "../store/content-store.js";
+import { MemoryContentStore } from "../store/memory-content-store.js";
+import type { Connection, HubTransport } from "../transport.js";
+import type { ClientId, IndexEntry } from "../types.js";
+import { HubSession, type SessionHost } from "./hub-session.js";
+import { HubSpace, type SpaceOutcome, toDelivery } from "./hub-space.js";
+
+export interface HeartbeatOptions {
+  /** How often each side sends a ping. Default 1000 ms. */
+  intervalMs?: number;
+  /** Silence after which a peer counts as dead. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export interface HubOptions {
+  transport: HubTransport;
+  /** Where content is kept. Default: in memory (lost when the hub stops). */
+  store?: ContentStore;
+  /** When set, clients must present this token. Default: none (anyone who can connect may join). */
+  token?: string;
+  /** Default: no logging. */
+  logger?: Logger;
+  heartbeat?: HeartbeatOptions;
+  /** Largest file accepted, in bytes. Default 64 GiB. */
+  maxFileBytes?: number;
+}
+
+export interface ClientInfo {
+  space: string;
+  clientId: ClientId;
+  name: string | undefined;
+  address: string | undefined;
+  connectedAt: number;
+  lastSeen: number;
+}
+
+export interface HubConflict {
+  space: string;
+  path: string;
+  winner: { origin: ClientId; mtimeMs: number; hash: string };
+  loser: { origin: ClientId; mtimeMs: number; hash: string };
+}
+
+export interface HubEvents {
+  "client-joined": (client: ClientInfo) => void;
+  "client-left": (client: ClientInfo, reason: string) => void;
+  /** A version was committed (and relayed to every other client of its space). */
+  change: (space: string, entry: IndexEntry) => void;
+  conflict: (conflict: HubConflict) => void;
+  error: (error: DistSyncError) => void;
+}
+
+export interface HubStatus {
+  spaces: { name: string; seq: number; files: number; bytes: number; clients: ClientInfo[] }[];
+}
+
+export interface Hub {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): HubStatus;
+  /** A copy of a space's index (tombstones included), in no particular order. */
+  entries(space?: string): IndexEntry[];
+  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): Unsubscribe;
+}
+
+/** Creates a hub: it accepts clients on `transport` and relays every accepted change (rules 3–4). */
+export function createHub(options: HubOptions): Hub {
+  return new HubEngine(options);
+}
+
+class HubEngine implements Hub, SessionHost {
+  readonly store: ContentStore;
+  readonly logger: Logger;
+  readonly heartbeatMs: number;
+  readonly timeoutMs: number;
+  readonly maxFileBytes: number;
+  readonly epoch = randomId();
+  readonly #transport: HubTransport;
+  readonly #token: string | undefined;
+  readonly #events: Emitter<HubEvents>;
+  readonly #spaces = new Map<string, HubSpace>();
+  readonly #sessions = new Set<HubSession>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: Unsubscribe[] = [];
+  #started = false;
+
+  constructor(options: HubOptions) {
+    this.#transport = options.transport;
+    this.store = options.store ?? new MemoryContentStore();
+    this.#token = options.token;
+    this.logger = (options.logger ?? noopLogger).child("distsync:hub");
+    this.heartbeatMs = options.heartbeat?.intervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.timeoutMs = options.heartbeat?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 ** 3;
+    this.#events = new Emitter((error) => this.logger.error("hub listener threw", { error }));
+  }
+
+  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    if (this.#transport.capabilities.maxFrameBytes < MIN_FRAME_BYTES) {
+      throw new ConnectionError(
+        `the transport carries frames of at most ${this.#transport.capabilities.maxFrameBytes} bytes; DistSync needs ${MIN_FRAME_BYTES}`,
+      );
+    }
+    this.#unsubscribe.push(
+      this.#transport.on("peer-connected", (connection) => this.#accept(connection)),
+      this.#transport.on("error", (error) => this.#events.emit("error", error)),
+    );
+    await this.#transport.listen();
+    this.#timer = setInterval(() => this.#tick(), this.heartbeatMs);
+    this.logger.info("hub started", { heartbeatMs: this.heartbeatMs, timeoutMs: this.timeoutMs });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    await Promise.all([...this.#sessions].map((s) => s.close("hub stopping")));
+    await this.#transport.close();
+  }
+
+  status(): HubStatus {
+    return {
+      spaces: [...this.#spaces.values()].map((space) => {
+        let files = 0;
+        let bytes = 0;
+        for (const e of space.index.values()) {
+          if (e.deleted || e.kind !== "file") continue;
+          files++;
+          bytes += e.size;
+        }
+        const clients = [...this.#sessions].filter((s) => s.space === space && s.live).map((s) => info(s));
+        return { name: space.name, seq: space.seq, files, bytes, clients };
+      }),
+    };
+  }
+
+  entries(space = DEFAULT_SPACE): IndexEntry[] {
+    return [...(this.#spaces.get(space)?.index.values() ?? [])].map((e) => ({ ...e }));
+  }
+
+  async authorize(token: string | undefined): Promise<boolean> {
+    if (this.#token === undefined) return true;
+    return constantTimeEqual(token ?? "", this.#token);
+  }
+
+  join(session: HubSession, hello: HelloMessage): HubSpace {
+    const name = hello.space || DEFAULT_SPACE;
+    let space = this.#spaces.get(name);
+    if (!space) {
+      space = new HubSpace(name);
+      this.#spaces.set(name, space);
+    }
+    // A client that reconnects before its old connection timed out replaces it.
+    for (const other of this.#sessions) {
+      if (other !== session && other.space === space && other.clientId === hello.clientId) {
+        void other.close("replaced by a new connection of the same client");
+      }
+    }
+    this.logger.info("client joined", { space: name, client: hello.clientId, name: hello.name });
+    queueMicrotask(() => this.#events.emit("client-joined", info(session, name)));
+    return space;
+  }
+
+  fanout(space: HubSpace, committed: IndexEntry[], origin: HubSession, loser?: ClientId): void {
+    for (const entry of committed) this.#events.emit("change", space.name, entry);
+    const last = committed[committed.length - 1];
+    for (const session of this.#sessions) {
+      if (session === origin || session.space !== space || !session.live) continue;
+      // The client whose version was just overruled learns that it lost (rule 5).
+      const cause = (e: IndexEntry) =>
+        e === last && loser !== undefined && session.clientId === loser ? "overruled" : "change";
+      session.deliver(committed.map((e) => toDelivery(e, cause(e))));
+    }
+  }
+
+  report(space: HubSpace, outcome: SpaceOutcome, proposal: Proposal, origin: HubSession): void {
+    if (!outcome.conflict) return;
+    const { winner, loser } = outcome.conflict;
+    this.logger.info("conflict", {
+      space: space.name,
+      path: proposal.path,
+      winner: winner.origin,
+      loser: loser.origin,
+    });
+    this.#events.emit("conflict", {
+      space: space.name,
+      path: proposal.path,
+      winner: { origin: winner.origin, mtimeMs: winner.mtimeMs, hash: winner.hash },
+      loser: { ...loser, origin: loser.origin ?? (origin.clientId as ClientId) },
+    });
+  }
+
+  leave(session: HubSession, reason: string): void {
+    if (!this.#sessions.delete(session)) return;
+    if (session.clientId !== undefined && session.space) {
+      this.logger.info("client left", { client: session.clientId, reason });
+      this.#events.emit("client-left", info(session), reason);
+    }
+  }
+
+  #accept(connection: Connection): void {
+    const session = new HubSession(connection, this);
+    this.#sessions.add(session);
+    connection.on("close", (closeInfo) => session.closedByTransport(closeInfo.reason));
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const session of this.#sessions) {
+      if (now - session.lastSeen > this.timeoutMs) {
+        this.logger.warn("client silent past the heartbeat timeout", { client: session.clientId });
+        void session.close("heartbeat timeout");
+        continue;
+      }
+      if (session.live) void session.send({ type: "ping", time: now }).catch(() => {});
+    }
+  }
+}
+
+function info(session: HubSession, spaceName?: string): ClientInfo {
+  return {
+    space: spaceName ?? session.space?.name ?? DEFAULT_SPACE,
+    clientId: session.clientId as ClientId,
+    name: session.name,
+    address: session.connection.remoteAddress,
+    connectedAt: session.connectedAt,
+    lastSeen: session.lastSeen,
+  };
+}
+
+export function randomId(): string {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -93,7 +93,10 @@ export interface ChangeInfo {
   op: ChangeOp;
   seq: number;
   size: number;
+  /** The client whose change this is (applied changes only). */
   origin?: string;
+  /** Why the hub sent it (applied changes only). */
+  cause?: Delivery["cause"];
 }
 
 export interface ClientConflict {
@@ -152,8 +155,10 @@ interface LocalRecord {
   inflightDisk?: { size: number; mtimeMs: number; executable: boolean };
   /** A local change arrived while a proposal was in flight: look again after the answer. */
   rescan?: boolean;
-  /** A version not applied because the file was still being written. */
+  /** A version not applied yet (the file was being written, or the write failed). */
   missed?: Delivery;
+  /** Failed attempts at applying `missed`, for the retry backoff. */
+  retries?: number;
 }
 
 interface DiskState {
@@ -249,6 +254,12 @@ class ClientEngine implements Client {
 
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): Unsubscribe {
     return this.#events.on(event, listener);
+  }
+
+  /** @internal What the client knows of a path, for debugging tests. */
+  _record(path: string): unknown {
+    const rec = this.#index.get(path as RelPath);
+    return rec && { ...rec, inflight: rec.inflight?.entry, missed: rec.missed?.seq };
   }
 
   status(): ClientStatus {
@@ -636,7 +647,10 @@ class ClientEngine implements Client {
     this.#applying++;
     void this.#paths
       .run(delivery.path, () => this.#apply(delivery, answered))
-      .catch((error) => this.#emitError(asError(error)))
+      .catch((error) => {
+        this.#emitError(asError(error));
+        this.#retryLater(delivery);
+      })
       .finally(() => {
         this.#applying--;
         this.#maybeReady();
@@ -649,8 +663,11 @@ class ClientEngine implements Client {
     if (this.#state === "closed") return;
     const { path, entry } = delivery;
     const rec = this.#record(path);
+    const relayed = delivery.cause === "change" || delivery.cause === "overruled";
     // A scan queued before us proposed a local edit: the hub's answer to it settles this path.
-    if ((delivery.cause === "change" || delivery.cause === "overruled") && rec.inflight) return;
+    if (relayed && rec.inflight) return;
+    // Overtaken while it waited in the queue: we already hold a later version of the hub's.
+    if (delivery.seq < rec.seq || (relayed && delivery.seq === rec.seq)) return;
     const disk = await this.#diskState(path, rec);
     const diskMeta = disk?.meta;
     if (disk?.stable !== false && sameContent(diskMeta ?? tombstoneOf(entry), entry)) {
@@ -750,6 +767,7 @@ class ClientEngine implements Client {
         const now = await this.#fs.stat(path);
         if (!sameStat(now, disk?.stat)) {
           await writer.abort();
+          rec.missed = delivery;
           this.#settle(path);
           return;
         }
@@ -768,6 +786,7 @@ class ClientEngine implements Client {
       seq: delivery.seq,
       size: entry.size,
       origin: delivery.origin,
+      cause: delivery.cause,
     });
   }
 
@@ -796,7 +815,36 @@ class ClientEngine implements Client {
     }
   }
 
+  /**
+   * A version that could not be written (a parent removed meanwhile, a full disk…) is kept and
+   * tried again with growing delays, unless a newer version or a local edit supersedes it.
+   */
+  #retryLater(delivery: Delivery): void {
+    const rec = this.#record(delivery.path);
+    if (rec.seq >= delivery.seq) return;
+    rec.missed = delivery;
+    rec.retries = (rec.retries ?? 0) + 1;
+    const delayMs = Math.min(30_000, 50 * 2 ** Math.min(rec.retries, 10));
+    setTimeout(() => {
+      if (this.#state !== "closed" && rec.missed === delivery) this.#settle(delivery.path);
+    }, delayMs);
+  }
+
+  async #applyMissed(rec: LocalRecord): Promise<void> {
+    const missed = rec.missed;
+    if (!missed) return;
+    rec.missed = undefined;
+    try {
+      await this.#apply(missed, undefined);
+    } catch (error) {
+      this.#emitError(asError(error));
+      this.#retryLater(missed);
+    }
+  }
+
   #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined): void {
+    rec.missed = undefined;
+    rec.retries = 0;
     rec.entry = delivery.entry;
     rec.seq = delivery.seq;
     rec.disk = stat ? { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable } : undefined;
@@ -852,7 +900,9 @@ class ClientEngine implements Client {
       if (rec?.entry && !rec.entry.deleted) {
         this.#deleteCandidates.add(path);
         this.#armDeleteTimer();
+        return;
       }
+      if (rec) await this.#applyMissed(rec);
       return;
     }
     if (!disk.stable) {
@@ -861,9 +911,7 @@ class ClientEngine implements Client {
     }
     if (rec?.entry && sameVersion(disk.meta, rec.entry)) {
       rec.disk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
-      const missed = rec.missed;
-      rec.missed = undefined;
-      if (missed) await this.#apply(missed, undefined);
+      await this.#applyMissed(rec);
       return;
     }
     if (rec) rec.missed = undefined;

@@ -92,6 +92,7 @@ export type {
 export type {
   ClientTransport,
   CloseInfo,
+  CloseOptions,
   Connection,
   ConnectionEvents,
   HubTransport,

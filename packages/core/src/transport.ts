@@ -30,6 +30,14 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
+export interface CloseOptions {
+  /**
+   * Drop the connection at once, without a closing handshake: the peer is considered dead (e.g.
+   * silent past its heartbeat timeout), so waiting for it would only delay. Default false.
+   */
+  force?: boolean;
+}
+
 /**
  * One bidirectional, ordered, reliable link between a client and the hub that moves opaque frames.
  *
@@ -47,7 +55,7 @@ export interface Connection {
   readonly maxFrameBytes: number;
   readonly closed: boolean;
   send(frame: Uint8Array, options?: SendOptions): Promise<void>;
-  close(reason?: string): Promise<void>;
+  close(reason?: string, options?: CloseOptions): Promise<void>;
   on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): Unsubscribe;
 }
 

@@ -179,7 +179,24 @@ async function runScenario(scenario: Scenario): Promise<void> {
         echoes.push(`${m.id} got its own change back: ${c.path}`);
     });
     m.client = client;
-    await client.start();
+    // A start that never settles is a bug; fail with the client's state rather than hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `start() of ${m.id} hung: ${JSON.stringify(client.status())} ${JSON.stringify((client as unknown as { _pendingDetail(): unknown })._pendingDetail())}\n${trace.join("\n")}`,
+            ),
+          ),
+        20_000,
+      );
+    });
+    try {
+      await Promise.race([client.start().catch(() => {}), stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   const leave = async (m: Member) => {
     const client = m.client;
@@ -257,7 +274,16 @@ async function runScenario(scenario: Scenario): Promise<void> {
         for (const m of members)
           console.log(m.id, JSON.stringify([...m.fs.snapshot().keys()]), m.client?.status());
         const bad = problem?.split(" ").find((w) => w.includes("."));
-        console.log(trace.filter((t) => !bad || t.includes(bad) || t.includes("ERROR")).join("\n"));
+        const parts = bad?.split("/") ?? [];
+        const ancestors = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
+        const related = (t: string) =>
+          !bad ||
+          t.includes(bad) ||
+          t.includes("ERROR") ||
+          t.includes("OP leave") ||
+          t.includes("OP join") ||
+          ancestors.some((a) => t.endsWith(` ${a}`) || t.includes(` ${a} `));
+        console.log(trace.filter(related).join("\n"));
         for (const m of members)
           console.log(
             m.id,
@@ -286,7 +312,9 @@ async function runScenario(scenario: Scenario): Promise<void> {
           : c.winner.hash !== c.loser.hash
             ? c.winner.hash > c.loser.hash
             : c.winner.origin > c.loser.origin;
-      expect(ok && independent, `clash on ${c.path} won by the wrong version`).toBe(true);
+      expect(ok && independent, `clash on ${c.path} won by the wrong version: ${JSON.stringify(c)}`).toBe(
+        true,
+      );
     }
   } finally {
     await Promise.all(members.map((m) => leave(m)));

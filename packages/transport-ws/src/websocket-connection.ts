@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import type {
   CloseInfo,
+  CloseOptions,
   Connection,
   ConnectionEvents,
   ConnectionId,
@@ -153,7 +154,16 @@ export class WebSocketConnection implements Connection {
    * Closes the connection with WebSocket close `code` (default 1000; the hub transport uses 1001
    * when it shuts down) and resolves once the socket is closed. Idempotent.
    */
-  close(reason = "closed", code: number = CloseCode.normal): Promise<void> {
+  close(reason = "closed", options: CloseOptions | number = {}): Promise<void> {
+    const code = typeof options === "number" ? options : CloseCode.normal;
+    if (typeof options === "object" && options.force && !this.#finished) {
+      // The peer is considered dead: a closing handshake would only wait for it.
+      this.#closedLocally = true;
+      this.#localReason = reason;
+      this.#stop(new ClosedError(`connection ${this.id} was dropped: ${reason}`));
+      this.#socket.terminate();
+      return this.#done;
+    }
     if (!this.#finished && !this.#stopping && this.#socket.readyState === WebSocket.OPEN) {
       this.#closedLocally = true;
       this.#localReason = reason;

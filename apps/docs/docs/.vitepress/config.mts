@@ -1,25 +1,17 @@
 import { defineConfig } from "vitepress";
+import { nav, sidebar } from "./navigation.js";
 
 export default defineConfig({
   title: "DistSync",
   description: "Keep directories on many machines identical, through one hub.",
   cleanUrls: true,
+  // Broken internal links fail the build: keep this false.
   ignoreDeadLinks: false,
+  lastUpdated: false,
   themeConfig: {
-    nav: [
-      { text: "Guide", link: "/guide/getting-started" },
-      { text: "Protocol", link: "/protocol" },
-    ],
-    sidebar: [
-      {
-        text: "Guide",
-        items: [
-          { text: "Getting started", link: "/guide/getting-started" },
-          { text: "Concepts", link: "/guide/concepts" },
-        ],
-      },
-      { text: "Reference", items: [{ text: "Protocol", link: "/protocol" }] },
-    ],
+    nav,
+    sidebar,
+    outline: { level: [2, 3] },
     search: { provider: "local" },
   },
 });

@@ -28,6 +28,7 @@ import type {
 } from "../file-system.js";
 import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem } from "../paths.js";
 import type { RelPath } from "../types.js";
+import { watchWithTrailingEvents } from "./trailing-watch-events.js";
 
 export interface NodeFileSystemOptions {
   /**
@@ -121,6 +122,7 @@ export class NodeFileSystem implements FileSystem {
   readonly #durable: boolean;
   readonly #onSkip: (path: string, reason: string) => void;
   #fd: number | undefined;
+  readonly #pendingChecks = { value: 0 };
 
   constructor(identity: NodeFileSystemRoot, options: NodeFileSystemOptions = {}) {
     this.root = identity.root;
@@ -344,7 +346,20 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  /** File events still to be double-checked for a dropped trailing write (see trailing-watch-events). */
+  get pendingWatchChecks(): number {
+    return this.#pendingChecks.value;
+  }
+
   async watch(listener: (event: WatchEvent) => void): Promise<Watcher> {
+    return watchWithTrailingEvents(
+      { stat: (path) => this.stat(path), watch: (inner) => this.#watchRaw(inner) },
+      listener,
+      this.#pendingChecks,
+    );
+  }
+
+  async #watchRaw(listener: (event: WatchEvent) => void): Promise<Watcher> {
     await this.#assertRoot("watch", "");
     const root = this.root;
     const watcher: FSWatcher = chokidarWatch(root, {

@@ -262,6 +262,22 @@ class ClientEngine implements Client {
     return rec && { ...rec, inflight: rec.inflight?.entry, missed: rec.missed?.seq };
   }
 
+  /** @internal Why the client is not idle, for debugging tests. */
+  _pendingDetail(): unknown {
+    const inflight = [...this.#index].filter(([, r]) => r.inflight).map(([p, r]) => [p, r.inflight?.entry]);
+    const missed = [...this.#index].filter(([, r]) => r.missed).map(([p, r]) => [p, r.missed?.seq]);
+    return {
+      inflight,
+      missed,
+      inflightCount: this.#inflight,
+      applying: this.#applying,
+      settling: [...this.#settleTimers.keys()],
+      deletes: [...this.#deleteCandidates],
+      downloads: this.#downloads.active,
+      synced: this.#synced,
+    };
+  }
+
   status(): ClientStatus {
     let files = 0;
     for (const rec of this.#index.values())
@@ -371,7 +387,7 @@ class ClientEngine implements Client {
         error: new TimeoutError(`no heartbeat from the hub for ${silent} ms`, this.#timeoutMs),
         local: true,
       });
-      void connection.close("heartbeat timeout").catch(() => {});
+      void connection.close("heartbeat timeout", { force: true }).catch(() => {});
       return;
     }
     if (this.#state === "live" || this.#state === "joining")
@@ -491,12 +507,12 @@ class ClientEngine implements Client {
     const rec = this.#record(path);
     const proposal: Proposal = { path, base, entry: meta };
     if (inline !== undefined) proposal.data = encodeChunk(inline, this.#compression);
+    if (!rec.inflight) this.#inflight++;
     rec.inflight = proposal;
     rec.inflightDisk = disk
       ? { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable }
       : undefined;
     rec.rescan = false;
-    this.#inflight++;
     this.#queueProposal(proposal);
   }
 
@@ -664,8 +680,8 @@ class ClientEngine implements Client {
     const { path, entry } = delivery;
     const rec = this.#record(path);
     const relayed = delivery.cause === "change" || delivery.cause === "overruled";
-    // A scan queued before us proposed a local edit: the hub's answer to it settles this path.
-    if (relayed && rec.inflight) return;
+    // A proposal made since this was queued: the hub's answer to it settles this path.
+    if (rec.inflight) return;
     // Overtaken while it waited in the queue: we already hold a later version of the hub's.
     if (delivery.seq < rec.seq || (relayed && delivery.seq === rec.seq)) return;
     const disk = await this.#diskState(path, rec);

@@ -132,13 +132,14 @@ export class HubSession {
     if (fatal) await this.close(error.message);
   }
 
-  async close(reason: string): Promise<void> {
+  /** Closes the connection; `force` drops it at once (a dead peer would only stall a handshake). */
+  async close(reason: string, force = false): Promise<void> {
     if (this.#state === "closed") return;
     // Let queued frames (an error frame, say) leave before the connection goes.
-    await Promise.race([this.#outgoing.idle(), new Promise((r) => setTimeout(r, 1000))]);
+    if (!force) await Promise.race([this.#outgoing.idle(), new Promise((r) => setTimeout(r, 1000))]);
     this.#state = "closed";
     this.#host.leave(this, reason);
-    await this.connection.close(reason);
+    await this.connection.close(reason, { force });
   }
 
   /** Marks the session closed after the transport closed underneath it. */

@@ -227,7 +227,7 @@ class HubEngine implements Hub, SessionHost {
     for (const session of this.#sessions) {
       if (now - session.lastSeen > this.timeoutMs) {
         this.logger.warn("client silent past the heartbeat timeout", { client: session.clientId });
-        void session.close("heartbeat timeout");
+        void session.close("heartbeat timeout", true);
         continue;
       }
       if (session.live) void session.send({ type: "ping", time: now }).catch(() => {});

@@ -1,0 +1,156 @@
+// Checks the BUILT site (run `pnpm docs:build` first; this test builds nothing): every page the
+// navigation links to exists, and in a real browser the nav, the CLI page and local search work.
+import { existsSync } from "node:fs";
+import { mkdir, readFile, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nav, sidebar } from "../docs/.vitepress/navigation.js";
+
+const DIST = fileURLToPath(new URL("../docs/.vitepress/dist/", import.meta.url));
+const SCREENSHOTS = fileURLToPath(new URL("./screenshots/", import.meta.url));
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const inCi = Boolean(process.env.CI);
+
+const hasDist = existsSync(join(DIST, "index.html"));
+const hasChromium = existsSync(CHROMIUM);
+
+// Missing prerequisites fail in CI and skip (with one line saying how to fix it) elsewhere.
+if (!hasDist) {
+  const message = `the built docs site is missing (${DIST}): run 'pnpm docs:build' before the tests`;
+  if (inCi) throw new Error(message);
+  console.warn(`skipping the docs site tests: ${message}`);
+}
+if (!hasChromium) {
+  const message = `${CHROMIUM} is missing: install it with 'apt-get install chromium' (Debian)`;
+  if (inCi) throw new Error(`the docs browser test needs Chromium in CI: ${message}`);
+  console.warn(`skipping the docs browser test: ${message}`);
+}
+
+/** Every internal page the nav and the sidebar link to, as `/guide/concepts`. */
+const linkedPages = [...new Set([...nav.map((l) => l.link), ...sidebar.flatMap((g) => g.items.map((i) => i.link))])];
+
+/** The file a clean URL is served from: `/` → index.html, `/guide/concepts` → guide/concepts.html. */
+function fileFor(pathname: string): string {
+  const clean = decodeURIComponent(pathname).replace(/\/+$/, "");
+  if (clean === "") return "index.html";
+  return extname(clean) === "" ? `${clean.slice(1)}.html` : clean.slice(1);
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+  ".woff2": "font/woff2",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+};
+
+/** Serves DIST on 127.0.0.1 (a free port), the way a host with clean URLs would. */
+async function serveDist(): Promise<{ server: Server; base: string }> {
+  const server = createServer((request, response) => {
+    void (async () => {
+      const { pathname } = new URL(request.url ?? "/", "http://localhost");
+      const path = normalize(join(DIST, fileFor(pathname)));
+      try {
+        if (!path.startsWith(DIST.endsWith(sep) ? DIST : DIST + sep)) throw new Error("outside");
+        const body = await readFile(path);
+        response.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
+        response.end(body);
+      } catch {
+        response.writeHead(404, { "content-type": "text/html; charset=utf-8" });
+        response.end(await readFile(join(DIST, "404.html")).catch(() => "not found"));
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, base: `http://127.0.0.1:${port}` };
+}
+
+describe.skipIf(!hasDist)("the built docs site", () => {
+  it("has a page for every nav and sidebar link", async () => {
+    expect(linkedPages.length).toBeGreaterThan(10);
+    const missing: string[] = [];
+    for (const link of linkedPages) {
+      expect(link, "an internal, clean link").toMatch(/^\/[a-z0-9/-]*$/);
+      const file = join(DIST, fileFor(link));
+      if (!(await stat(file).catch(() => undefined))?.isFile()) missing.push(`${link} → ${file}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("includes PROTOCOL.md in the protocol page", async () => {
+    const html = await readFile(join(DIST, "protocol.html"), "utf8");
+    expect(html).toContain("The DistSync protocol, version 1");
+    expect(html).toContain("Rule 10 — liveness");
+  });
+
+  describe.skipIf(!hasChromium)("in Chromium", () => {
+    let browser: Browser | undefined;
+    let server: Server | undefined;
+    let base = "";
+
+    beforeAll(async () => {
+      ({ server, base } = await serveDist());
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    });
+
+    it("goes from the home page to the CLI reference through the nav, and finds 'heartbeat'", async () => {
+      const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+      const failed: string[] = [];
+      page.on("pageerror", (error) => failed.push(`page error: ${error.message}`));
+      page.on("response", (response) => {
+        if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+      });
+      try {
+        await page.goto(`${base}/`, { waitUntil: "networkidle" });
+        await expect(page.locator(".VPHero .name").first().textContent()).resolves.toContain("DistSync");
+
+        // A click on the nav link, as a reader would.
+        await page.locator(".VPNavBar").getByRole("link", { name: "CLI", exact: true }).click();
+        await page.waitForURL(`${base}/reference/cli`);
+        await expect(page.locator(".vp-doc h1").first().textContent()).resolves.toMatch(/^CLI reference/);
+        // The sidebar marks the page as the current one.
+        await expect(page.locator(".VPSidebar .is-active").first().textContent()).resolves.toContain(
+          "CLI reference",
+        );
+        await mkdir(SCREENSHOTS, { recursive: true });
+        await page.screenshot({ path: join(SCREENSHOTS, "cli-reference.png") });
+
+        // Local search: open the box, type, and expect a result.
+        await page.locator(".VPNavBarSearch button").click();
+        const input = page.locator("#localsearch-input");
+        await input.waitFor({ state: "visible" });
+        await input.fill("heartbeat");
+        const results = page.locator(".VPLocalSearchBox .results .result");
+        await results.first().waitFor({ state: "visible", timeout: 15_000 });
+        expect(await results.count()).toBeGreaterThan(0);
+        await expect(page.locator(".VPLocalSearchBox .results").textContent()).resolves.toMatch(/heartbeat/i);
+        expect(failed).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+  });
+});

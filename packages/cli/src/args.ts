@@ -1,0 +1,306 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "./cli-error.js";
+import { type ConfigFile, readConfigFile } from "./config-file.js";
+
+export type CommandName = "serve" | "sync";
+export type ConflictPolicy = "lww" | "keep";
+
+interface CommonOptions {
+  /** One JSON object per line on stdout instead of readable lines. */
+  json: boolean;
+  /** Only errors (stderr); no event lines. */
+  quiet: boolean;
+  /** Engine and transport logs down to debug, on stderr. */
+  verbose: boolean;
+  /** The hub's token (flag, then `DISTSYNC_TOKEN`, then the config file). */
+  token: string | undefined;
+  /** Hub heartbeat interval (serve, or the embedded hub of sync). */
+  heartbeatMs: number | undefined;
+  /** Hub heartbeat timeout (serve, or the embedded hub of sync). */
+  timeoutMs: number | undefined;
+}
+
+export interface ServeOptions extends CommonOptions {
+  command: "serve";
+  host: string;
+  port: number;
+}
+
+export interface SyncOptions extends CommonOptions {
+  command: "sync";
+  /** The directories, as given. */
+  dirs: string[];
+  /** The hub URL; `undefined` runs an embedded hub. */
+  server: string | undefined;
+  space: string;
+  once: boolean;
+  reconnect: boolean;
+  name: string | undefined;
+  conflicts: ConflictPolicy;
+  settleMs: number | undefined;
+  /** A PEM file of the CA (or self-signed certificate) to trust for `wss://`. */
+  ca: string | undefined;
+  /** Where the embedded hub listens on WebSocket, when `port` is set. */
+  host: string;
+  port: number | undefined;
+}
+
+export type CliCommand =
+  | ServeOptions
+  | SyncOptions
+  | { command: "help"; topic: CommandName | undefined }
+  | { command: "version" };
+
+export interface ParseContext {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 7420;
+export const DEFAULT_SPACE = "default";
+
+type Kind = "string" | "boolean" | "integer";
+
+interface OptionSpec {
+  kind: Kind;
+  commands: readonly CommandName[];
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+  /** For `sync`: only meaningful for the embedded hub, so not allowed with `--server`. */
+  embeddedHubOnly?: boolean;
+}
+
+const BOTH: readonly CommandName[] = ["serve", "sync"];
+const SYNC: readonly CommandName[] = ["sync"];
+
+/** Every option that a flag or a config key can set. Names are the long flags. */
+const SPECS = {
+  host: { kind: "string", commands: BOTH, embeddedHubOnly: true },
+  port: { kind: "integer", commands: BOTH, min: 0, max: 65535, embeddedHubOnly: true },
+  token: { kind: "string", commands: BOTH },
+  "heartbeat-ms": { kind: "integer", commands: BOTH, min: 10, max: 3_600_000, embeddedHubOnly: true },
+  "timeout-ms": { kind: "integer", commands: BOTH, min: 20, max: 86_400_000, embeddedHubOnly: true },
+  json: { kind: "boolean", commands: BOTH },
+  quiet: { kind: "boolean", commands: BOTH },
+  verbose: { kind: "boolean", commands: BOTH },
+  server: { kind: "string", commands: SYNC },
+  space: { kind: "string", commands: SYNC },
+  once: { kind: "boolean", commands: SYNC },
+  reconnect: { kind: "boolean", commands: SYNC },
+  name: { kind: "string", commands: SYNC },
+  conflicts: { kind: "string", commands: SYNC, choices: ["lww", "keep"] },
+  "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
+  ca: { kind: "string", commands: SYNC },
+} as const satisfies Record<string, OptionSpec>;
+
+type OptionName = keyof typeof SPECS;
+type Value = string | number | boolean;
+
+const OPTION_NAMES = Object.keys(SPECS) as OptionName[];
+
+/** `heartbeat-ms` → `heartbeatMs`: config files may use either spelling. */
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+const CONFIG_KEYS = new Map<string, OptionName>();
+for (const name of OPTION_NAMES) {
+  CONFIG_KEYS.set(name, name);
+  CONFIG_KEYS.set(camel(name), name);
+}
+
+/**
+ * Parses the command line, merges the config file and `DISTSYNC_TOKEN`, and validates the result.
+ * Command-line flags win over the environment, which wins over the file, which wins over defaults.
+ * Throws a {@link UsageError} for anything wrong.
+ */
+export async function parseCommandLine(argv: readonly string[], context: ParseContext): Promise<CliCommand> {
+  const parsed = parseFlags(argv);
+  const { values, positionals } = parsed;
+  if (values.version === true) return { command: "version" };
+
+  const [first, ...rest] = positionals;
+  if (first === "help") {
+    const topic = rest[0];
+    if (topic !== undefined && !isCommand(topic))
+      throw new UsageError(`no help for unknown command '${topic}'`);
+    return { command: "help", topic };
+  }
+  if (values.help === true) {
+    return { command: "help", topic: first !== undefined && isCommand(first) ? first : undefined };
+  }
+  if (first === undefined)
+    throw new UsageError("missing command: use 'distsync serve' or 'distsync sync <dir>...'");
+  if (!isCommand(first)) throw new UsageError(`unknown command '${first}'`);
+  const command = first;
+
+  const flags = new Map<OptionName, Value>();
+  for (const name of OPTION_NAMES) {
+    const raw = values[name];
+    if (raw === undefined) continue;
+    const spec: OptionSpec = SPECS[name];
+    if (!spec.commands.includes(command)) throw new UsageError(`--${name} is not an option of '${command}'`);
+    flags.set(name, fromFlag(name, raw));
+  }
+
+  const configPath = typeof values.config === "string" ? values.config : undefined;
+  const config = await readConfigFile(configPath, context.cwd);
+  const fromFile = config ? fromConfig(config, command) : new Map<OptionName, Value>();
+
+  const merged = new Map<OptionName, Value>([...fromFile, ...flags]);
+  const envToken = context.env.DISTSYNC_TOKEN;
+  if (!flags.has("token") && envToken !== undefined && envToken !== "") merged.set("token", envToken);
+
+  const str = (name: OptionName): string | undefined => {
+    const v = merged.get(name);
+    return typeof v === "string" ? v : undefined;
+  };
+  const int = (name: OptionName): number | undefined => {
+    const v = merged.get(name);
+    return typeof v === "number" ? v : undefined;
+  };
+  const bool = (name: OptionName): boolean => merged.get(name) === true;
+
+  const common: CommonOptions = {
+    json: bool("json"),
+    quiet: bool("quiet"),
+    verbose: bool("verbose"),
+    token: str("token"),
+    heartbeatMs: int("heartbeat-ms"),
+    timeoutMs: int("timeout-ms"),
+  };
+  if (common.quiet && common.verbose) throw new UsageError("--quiet and --verbose cannot be used together");
+  const interval = common.heartbeatMs ?? 1000;
+  if (common.timeoutMs !== undefined && common.timeoutMs <= interval) {
+    throw new UsageError(
+      `--timeout-ms (${common.timeoutMs}) must be greater than the heartbeat interval (${interval} ms)`,
+    );
+  }
+
+  if (command === "serve") {
+    if (rest.length > 0) throw new UsageError(`'serve' takes no arguments (got '${rest[0]}')`);
+    return { command, ...common, host: str("host") ?? DEFAULT_HOST, port: int("port") ?? DEFAULT_PORT };
+  }
+
+  if (rest.length === 0) throw new UsageError("'sync' needs at least one directory: distsync sync <dir>...");
+  const server = str("server");
+  if (server !== undefined) {
+    // Only flags conflict: a shared config file may well hold the hub settings of `serve`.
+    for (const name of OPTION_NAMES) {
+      const spec: OptionSpec = SPECS[name];
+      if (spec.embeddedHubOnly && flags.has(name)) {
+        throw new UsageError(`--${name} sets up the embedded hub and cannot be used with --server`);
+      }
+    }
+    common.heartbeatMs = undefined;
+    common.timeoutMs = undefined;
+  }
+  return {
+    command,
+    ...common,
+    dirs: rest,
+    server,
+    space: str("space") ?? DEFAULT_SPACE,
+    once: bool("once"),
+    reconnect: bool("reconnect"),
+    name: str("name"),
+    conflicts: str("conflicts") === "keep" ? "keep" : "lww",
+    settleMs: int("settle-ms"),
+    ca: str("ca"),
+    host: server === undefined ? (str("host") ?? DEFAULT_HOST) : DEFAULT_HOST,
+    port: server === undefined ? int("port") : undefined,
+  };
+}
+
+function isCommand(word: string): word is CommandName {
+  return word === "serve" || word === "sync";
+}
+
+type ParseArgsOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+function parseFlags(argv: readonly string[]) {
+  const options: ParseArgsOptions = {
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean" },
+    config: { type: "string" },
+  };
+  for (const name of OPTION_NAMES)
+    options[name] = { type: SPECS[name].kind === "boolean" ? "boolean" : "string" };
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    // node's messages are one line, but some append advice we do not need.
+    const message = (error as Error).message.split("\n")[0] ?? "invalid arguments";
+    throw new UsageError(message.replace(/\. To specify a positional argument.*$/, ""));
+  }
+}
+
+/** Checks a flag's text and converts it to the option's type. */
+function fromFlag(name: OptionName, raw: string | boolean | (string | boolean)[]): Value {
+  const spec: OptionSpec = SPECS[name];
+  const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  if (value === undefined) throw new UsageError(`--${name} needs a value`);
+  if (spec.kind === "boolean") return value === true;
+  const text = String(value);
+  if (spec.kind === "integer") {
+    if (!/^\d+$/.test(text))
+      throw new UsageError(`--${name} must be ${describeInteger(spec)}, got '${text}'`);
+    return checkValue(`--${name}`, spec, Number(text));
+  }
+  return checkValue(`--${name}`, spec, text);
+}
+
+/** Checks the config file's keys and types; keys for the other command are ignored. */
+function fromConfig(config: ConfigFile, command: CommandName): Map<OptionName, Value> {
+  const out = new Map<OptionName, Value>();
+  const seen = new Map<OptionName, string>();
+  for (const [key, value] of Object.entries(config.values)) {
+    if (key === "$schema") continue;
+    const name = CONFIG_KEYS.get(key);
+    if (name === undefined) throw new UsageError(`${config.label}: unknown key "${key}"`);
+    const other = seen.get(name);
+    if (other !== undefined)
+      throw new UsageError(`${config.label}: "${other}" and "${key}" set the same option`);
+    seen.set(name, key);
+    const spec: OptionSpec = SPECS[name];
+    const where = `${config.label}: "${key}"`;
+    const ok =
+      spec.kind === "boolean"
+        ? typeof value === "boolean"
+        : spec.kind === "integer"
+          ? typeof value === "number" && Number.isInteger(value)
+          : typeof value === "string";
+    if (!ok) throw new UsageError(`${where} must be ${describe(spec)}, got ${JSON.stringify(value)}`);
+    if (!spec.commands.includes(command)) continue;
+    out.set(name, checkValue(where, spec, value as Value));
+  }
+  return out;
+}
+
+function checkValue(where: string, spec: OptionSpec, value: Value): Value {
+  if (typeof value === "number") {
+    if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+      throw new UsageError(`${where} must be ${describeInteger(spec)}, got ${value}`);
+    }
+  } else if (typeof value === "string") {
+    if (value === "") throw new UsageError(`${where} must not be empty`);
+    if (spec.choices !== undefined && !spec.choices.includes(value)) {
+      throw new UsageError(`${where} must be one of ${spec.choices.join(", ")}, got '${value}'`);
+    }
+  }
+  return value;
+}
+
+function describe(spec: OptionSpec): string {
+  if (spec.kind === "boolean") return "true or false";
+  if (spec.kind === "integer") return describeInteger(spec);
+  return spec.choices ? `one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}` : "a string";
+}
+
+function describeInteger(spec: OptionSpec): string {
+  if (spec.min !== undefined && spec.max !== undefined) return `an integer from ${spec.min} to ${spec.max}`;
+  if (spec.min !== undefined) return `an integer of at least ${spec.min}`;
+  return "an integer";
+}

@@ -1,0 +1,104 @@
+import { createHub, type Hub, type Logger } from "@distsync/core";
+import { createWebSocketHubTransport } from "@distsync/transport-ws";
+import type { ServeOptions } from "../args.js";
+import { CliError } from "../cli-error.js";
+import { aborted, atMost, type CommandContext, type Outcome } from "../command-context.js";
+import { ExitCode } from "../exit-codes.js";
+import { createCliLogger } from "../logger.js";
+import type { Output } from "../output.js";
+
+/** `distsync serve`: a hub on WebSocket until SIGINT/SIGTERM. */
+export async function serve(options: ServeOptions, context: CommandContext): Promise<Outcome> {
+  const { output } = context;
+  const logger = createCliLogger({ output, verbose: options.verbose });
+  const transport = createWebSocketHubTransport({ host: options.host, port: options.port, logger });
+  const hub = createHub({
+    transport,
+    logger,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    heartbeat: { intervalMs: options.heartbeatMs, timeoutMs: options.timeoutMs },
+  });
+  reportHubEvents(hub, output, { changes: true, conflicts: true, skip: () => false });
+  try {
+    await hub.start();
+  } catch (error) {
+    await atMost(hub.stop(), 2000);
+    throw new CliError(ExitCode.error, (error as Error).message, { cause: error });
+  }
+  if (options.token === undefined && !isLoopback(options.host)) {
+    warnOpen(logger, options.host);
+  }
+  output.event({ event: "listening", url: transport.url });
+  await aborted(context.signal);
+  await atMost(hub.stop(), 5000);
+  return { exitCode: ExitCode.ok, reason: "signal" };
+}
+
+export interface HubReportOptions {
+  /** Report every committed change (serve) or not (sync: its clients report their own). */
+  changes: boolean;
+  conflicts: boolean;
+  /** Leave out joins and leaves of these client ids (sync's own clients). */
+  skip: (clientId: string) => boolean;
+}
+
+/** Turns a hub's events into CLI events. */
+export function reportHubEvents(hub: Hub, output: Output, options: HubReportOptions): void {
+  hub.on("client-joined", (client) => {
+    if (options.skip(client.clientId)) return;
+    output.event({
+      event: "joined",
+      space: client.space,
+      client: client.clientId,
+      ...(client.name === undefined ? {} : { name: client.name }),
+      ...(client.address === undefined ? {} : { address: client.address }),
+    });
+  });
+  hub.on("client-left", (client, reason) => {
+    if (options.skip(client.clientId)) return;
+    output.event({
+      event: "left",
+      space: client.space,
+      client: client.clientId,
+      ...(client.name === undefined ? {} : { name: client.name }),
+      reason,
+    });
+  });
+  if (options.changes) {
+    hub.on("change", (space, entry) => {
+      output.event({
+        event: "change",
+        space,
+        path: entry.path,
+        op: entry.deleted ? "delete" : entry.kind === "directory" ? "mkdir" : "write",
+        size: entry.size,
+        seq: entry.seq,
+        origin: entry.origin,
+      });
+    });
+  }
+  if (options.conflicts) {
+    hub.on("conflict", (conflict) => {
+      output.event({
+        event: "conflict",
+        space: conflict.space,
+        path: conflict.path,
+        winner: { origin: conflict.winner.origin, mtimeMs: conflict.winner.mtimeMs },
+        loser: { origin: conflict.loser.origin, mtimeMs: conflict.loser.mtimeMs },
+      });
+    });
+  }
+  hub.on("error", (error) => output.event({ event: "error", code: error.code, message: error.message }));
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+function warnOpen(logger: Logger, host: string): void {
+  logger
+    .child("distsync:cli")
+    .warn(
+      `listening on ${host} without a token: anyone who can connect can read and change the synced files (set --token or DISTSYNC_TOKEN)`,
+    );
+}

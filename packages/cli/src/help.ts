@@ -1,0 +1,116 @@
+import type { CommandName } from "./args.js";
+
+const GENERAL = `distsync — keep directories on many machines identical
+
+Usage:
+  distsync serve [--host 127.0.0.1] [--port 7420] [--token T] [--json]
+  distsync sync <dir>... [--server URL] [--space NAME] [--token T] [--once] [--reconnect] [--json]
+  distsync help [serve|sync]
+  distsync --version
+
+Commands:
+  serve   Run a hub. Clients connect to it; it relays each change to the other clients of the
+          same space.
+  sync    Keep each <dir> in sync through a hub (--server URL), or, without --server, keep the
+          given directories in sync with each other through a hub embedded in this process.
+
+  There is no state directory yet: a hub keeps everything (index and content) in memory, and
+  when it restarts the clients fill the new one from their directories as they join.
+
+Options for every command:
+  --token T         The hub's token (prefer the DISTSYNC_TOKEN environment variable: a flag is
+                    visible to other users in the process list).
+  --json            One JSON object per line on stdout for every event, for scripts.
+  --quiet           Leave out per-file and connection events; keep listening, ready, conflicts,
+                    errors.
+  --verbose         Also print engine and transport logs (debug level) on stderr.
+  --config FILE     Read options from FILE instead of ./distsync.config.json.
+  -h, --help        Show help (distsync help sync, distsync sync --help).
+  --version         Print the version.
+
+Configuration:
+  Options are also read from distsync.config.json in the working directory, or from --config FILE:
+  a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
+  "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
+  "heartbeat-ms", "timeout-ms"; camelCase like "settleMs" works too). Keys of the other command
+  are ignored; an unknown key or a wrong type is an error. Command-line flags win over
+  DISTSYNC_TOKEN, which wins over the file, which wins over the defaults.
+
+Exit codes:
+  0  stopped by SIGINT/SIGTERM, or --once done
+  1  unexpected error
+  2  usage or configuration error
+  3  hub unreachable or lost
+  4  directory missing or removed
+  5  authentication refused (wrong or missing token)
+  Every non-zero exit prints one line on stderr.
+
+Run 'distsync help serve' or 'distsync help sync' for the options of each command.
+`;
+
+const SERVE = `Usage: distsync serve [options]
+
+Runs a hub on WebSocket until SIGINT or SIGTERM. When it is ready it prints
+"listening on ws://HOST:PORT" (json: {"event":"listening","url":…}): the URL clients use.
+
+The hub keeps its index and content in memory only (there is no state directory): when it
+stops, everything it held is gone, and the clients re-seed a new hub from their directories when
+they join it.
+
+Options:
+  --host HOST          Interface to listen on. Default 127.0.0.1 (this machine only); use
+                       0.0.0.0 or :: to let other machines connect (then set a token).
+  --port N             TCP port, 0 picks a free one. Default 7420.
+  --token T            Clients must present this token. Default: none. Also DISTSYNC_TOKEN.
+  --heartbeat-ms N     How often hub and clients ping each other. Default 1000.
+  --timeout-ms N       Silence after which a peer counts as lost. Default 5000. Must be greater
+                       than the heartbeat interval.
+  --json, --quiet, --verbose, --config FILE   As for every command (distsync --help).
+
+Events (--json): listening, joined, left, change, conflict, error, log, stopped.
+`;
+
+const SYNC = `Usage: distsync sync <dir>... [options]
+
+Keeps each <dir> in sync with the other clients of a space. After the first reconciliation of a
+directory it prints "ready <dir> (N files)" (json: {"event":"ready","dir":…}).
+
+Without --server, a hub runs inside this process and the given directories are kept in sync with
+each other through it (in memory); with --port it also listens on WebSocket so that other machines
+can join (it prints the listening line then). Like every hub it keeps its state in memory only.
+
+Options:
+  --server URL         The hub: ws://host:port or wss://host:port. Default: an embedded hub.
+  --space NAME         The sync space to join. Default "default".
+  --token T            The hub's token. Also DISTSYNC_TOKEN.
+  --once               Reconcile once, wait until nothing is pending, then exit 0.
+  --reconnect          Survive the loss of the hub: reconnect with backoff and join again.
+                       Without it, losing the hub exits with code 3.
+  --name NAME          This client's name in logs, at the hub, and in conflict file names.
+                       Default: the directory's base name (with several directories, NAME-base).
+  --conflicts lww|keep lww (default): a losing version is overwritten by the newer one. keep: the
+                       losing version is first saved as name.conflict-<client>-<time>.ext.
+  --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 20.
+  --ca FILE            For wss://: a PEM file with the CA (or self-signed certificate) to trust.
+  --host HOST, --port N, --heartbeat-ms N, --timeout-ms N
+                       For the embedded hub only (not with --server), as for 'serve'. Without
+                       --port the embedded hub listens on nothing but memory.
+  --json, --quiet, --verbose, --config FILE   As for every command (distsync --help).
+
+Events (--json): listening, ready, sent, applied, conflict, error, skipped, connected,
+disconnected, reconnecting, closed, joined, left, log, stopped. For example
+  {"event":"sent","dir":"./a","path":"docs/a.txt","op":"write","size":1234,"seq":7}
+  {"event":"applied","dir":"./a","path":"b.txt","op":"delete","size":0,"seq":8,"origin":"laptop-1f2e3d4c","cause":"change"}
+
+Examples:
+  distsync sync ./a ./b                                  two local directories
+  distsync serve --host 0.0.0.0 --token s3cret           on the hub machine
+  DISTSYNC_TOKEN=s3cret distsync sync ~/notes --server ws://hub.lan:7420 --reconnect
+`;
+
+/** The help text for `topic` (or the general one). */
+export function helpText(topic: CommandName | undefined): string {
+  if (topic === "serve") return SERVE;
+  if (topic === "sync") return SYNC;
+  return GENERAL;
+}

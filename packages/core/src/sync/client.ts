@@ -170,6 +170,9 @@ interface DiskState {
 
 type State = ClientStatus["state"];
 
+/** Files read and hashed at once while building the join index. */
+const INDEX_READ_WINDOW = 16;
+
 const TOMBSTONE_FILE: Omit<EntryMeta, "mtimeMs"> = {
   kind: "file",
   deleted: true,
@@ -1022,17 +1025,13 @@ class ClientEngine implements Client {
       this.#send({ type: "index", items: batch, final });
       bytes = 0;
     };
-    for await (const stat of this.#fs.walk()) {
-      if (this.#state === "closed" || !this.#connection) return;
-      if (isInternalPath(stat.path)) continue;
-      seen.add(stat.path);
-      const rec = this.#index.get(stat.path);
-      const disk = await this.#diskState(stat.path, rec, stat);
-      if (!disk) continue;
+    const take = (stat: FileStat, disk: DiskState | undefined) => {
+      if (!disk) return;
       if (!disk.stable) {
         this.#deferred.add(stat.path);
-        continue;
+        return;
       }
+      const rec = this.#index.get(stat.path);
       const proposal: Proposal = { path: stat.path, base: rec?.seq ?? 0, entry: disk.meta };
       if (disk.inline !== undefined) proposal.data = encodeChunk(disk.inline, this.#compression);
       const size = itemBytes(proposal);
@@ -1041,7 +1040,25 @@ class ClientEngine implements Client {
       bytes += size;
       const r = this.#record(stat.path);
       r.inflightDisk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
+    };
+    // Files are read and hashed a window at a time: the I/O of one overlaps the others'.
+    let window: FileStat[] = [];
+    const drain = async () => {
+      const states = await Promise.all(
+        window.map((stat) => this.#diskState(stat.path, this.#index.get(stat.path), stat)),
+      );
+      window.forEach((stat, i) => take(stat, states[i]));
+      window = [];
+    };
+    for await (const stat of this.#fs.walk()) {
+      if (this.#state === "closed" || !this.#connection) return;
+      if (isInternalPath(stat.path)) continue;
+      seen.add(stat.path);
+      window.push(stat);
+      if (window.length >= INDEX_READ_WINDOW) await drain();
     }
+    await drain();
+    if (this.#state === "closed" || !this.#connection) return;
     // What we knew of and is gone now was deleted while we were away.
     const now = Date.now();
     for (const [path, rec] of this.#index) {

@@ -10,7 +10,12 @@ import {
 } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decodeMessage, encodeMessage } from "../protocol/codec.js";
-import { CHUNK_MAX_BYTES, FRAME_OVERHEAD_BYTES, PROTOCOL_VERSIONS } from "../protocol/constants.js";
+import {
+  CHUNK_MAX_BYTES,
+  FRAME_OVERHEAD_BYTES,
+  INLINE_MAX_BYTES,
+  PROTOCOL_VERSIONS,
+} from "../protocol/constants.js";
 import type {
   Accepted,
   ContentMessage,
@@ -21,6 +26,7 @@ import type {
   Proposal,
 } from "../protocol/messages.js";
 import type { ContentStore } from "../store/content-store.js";
+import type { InlineCache } from "../store/inline-cache.js";
 import type { Connection } from "../transport.js";
 import type { ClientId, ContentHash, IndexEntry } from "../types.js";
 import { batchBySize, itemBytes } from "./batcher.js";
@@ -37,6 +43,8 @@ export interface SessionHost {
   readonly timeoutMs: number;
   readonly epoch: string;
   readonly maxFileBytes: number;
+  /** Small files' content, to send inside deliveries. */
+  readonly inline: InlineCache;
   /** Checks the token (constant time); resolves true when it may join. */
   authorize(token: string | undefined): Promise<boolean>;
   /** Registers the session in its space; returns the space. */
@@ -53,6 +61,8 @@ interface Upload {
   hasher: ContentHasher;
   nextIndex: number;
   chunks: string[];
+  /** The first chunk as it arrived, kept in case the file turns out to be small. */
+  first?: { encoding: "raw" | "deflate"; data: Uint8Array };
 }
 
 /** The hub's side of one client connection. */
@@ -109,9 +119,18 @@ export class HubSession {
   }
 
   deliver(items: Delivery[]): void {
+    items = items.map((d) => this.#withInline(d));
     for (const batch of batchBySize(items, itemBytes, this.connection.maxFrameBytes - FRAME_OVERHEAD_BYTES)) {
       void this.send({ type: "entries", items: batch }).catch(() => {});
     }
+  }
+
+  #withInline(delivery: Delivery): Delivery {
+    const { entry } = delivery;
+    if (delivery.data || entry.kind !== "file" || entry.deleted || entry.size > INLINE_MAX_BYTES)
+      return delivery;
+    const data = this.#host.inline.get(entry.hash as ContentHash);
+    return data ? { ...delivery, data } : delivery;
   }
 
   /** Sends an error frame; when fatal, closes the connection after it. */
@@ -357,6 +376,7 @@ export class HubSession {
       await this.#host.store.putChunk(chunkHashes[0], { size: raw.length, ...item.data });
     }
     await this.#host.store.putManifest(hash, { size: raw.length, chunks: chunkHashes });
+    this.#host.inline.set(hash, item.data);
     return true;
   }
 
@@ -374,6 +394,9 @@ export class HubSession {
     const chunkHash = toHex(digest);
     upload.hasher.add(digest, raw.length);
     upload.chunks.push(chunkHash);
+    if (message.index === 0 && raw.length <= INLINE_MAX_BYTES) {
+      upload.first = { encoding: message.encoding, data: message.data };
+    }
     if (upload.hasher.size > this.#host.maxFileBytes) {
       this.#uploads.delete(message.hash);
       this.#awaiting.delete(message.hash);
@@ -400,6 +423,7 @@ export class HubSession {
       throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
     }
     await this.#host.store.putManifest(hash, { size, chunks: upload.chunks });
+    if (upload.first && upload.chunks.length === 1) this.#host.inline.set(hash, upload.first);
     const space = this.#requireSpace();
     const acks: Accepted[] = [];
     const replies: Delivery[] = [];

@@ -10,6 +10,7 @@ import {
 } from "../protocol/constants.js";
 import type { HelloMessage, Proposal } from "../protocol/messages.js";
 import type { ContentStore } from "../store/content-store.js";
+import { InlineCache } from "../store/inline-cache.js";
 import { MemoryContentStore } from "../store/memory-content-store.js";
 import type { Connection, HubTransport } from "../transport.js";
 import type { ClientId, IndexEntry } from "../types.js";
@@ -86,6 +87,7 @@ class HubEngine implements Hub, SessionHost {
   readonly timeoutMs: number;
   readonly maxFileBytes: number;
   readonly epoch = randomId();
+  readonly inline = new InlineCache();
   readonly #transport: HubTransport;
   readonly #token: string | undefined;
   readonly #events: Emitter<HubEvents>;

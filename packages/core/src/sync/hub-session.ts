@@ -43,6 +43,8 @@ export interface SessionHost {
   readonly timeoutMs: number;
   readonly epoch: string;
   readonly maxFileBytes: number;
+  /** Bytes a client's send queue may hold before the hub drops it. */
+  readonly maxQueueBytes: number;
   /** Small files' content, to send inside deliveries. */
   readonly inline: InlineCache;
   /** Checks the token (constant time); resolves true when it may join. */
@@ -83,6 +85,7 @@ export class HubSession {
   readonly #awaiting = new Map<ContentHash, Proposal[]>();
   readonly #uploads = new Map<ContentHash, Upload>();
   readonly #log: Logger;
+  #queuedBytes = 0;
 
   constructor(connection: Connection, host: SessionHost) {
     this.connection = connection;
@@ -106,16 +109,34 @@ export class HubSession {
   send(message: HubMessage): Promise<void> {
     if (this.#state === "closed") return Promise.resolve();
     const frame = encodeMessage(message);
+    this.#queuedBytes += frame.length;
+    if (this.#queuedBytes > this.#host.maxQueueBytes) {
+      // A client that cannot keep up must not grow the hub's memory: it is dropped and resyncs
+      // when it joins again.
+      this.#log.warn("client cannot keep up; disconnecting it", {
+        client: this.clientId,
+        queued: this.#queuedBytes,
+      });
+      void this.close(`send queue above ${this.#host.maxQueueBytes} bytes: the client cannot keep up`, true);
+      return Promise.resolve();
+    }
     return this.#outgoing.run(async () => {
-      if (this.#state === "closed" || this.connection.closed) return;
       try {
+        if (this.#state === "closed" || this.connection.closed) return;
         await this.connection.send(frame);
       } catch (error) {
         if (FrameTooLargeError.isInstance(error))
           this.#log.error("frame too large to send", { type: message.type });
         else throw error;
+      } finally {
+        this.#queuedBytes -= frame.length;
       }
     });
+  }
+
+  /** Bytes queued for this client and not yet taken by the transport. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   deliver(items: Delivery[]): void {

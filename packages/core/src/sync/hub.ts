@@ -35,6 +35,11 @@ export interface HubOptions {
   heartbeat?: HeartbeatOptions;
   /** Largest file accepted, in bytes. Default 64 GiB. */
   maxFileBytes?: number;
+  /**
+   * Bytes a client's send queue may hold; a client that falls further behind is disconnected (it
+   * resyncs when it joins again), so a slow client cannot grow the hub's memory. Default 64 MiB.
+   */
+  maxQueueBytes?: number;
 }
 
 export interface ClientInfo {
@@ -86,6 +91,7 @@ class HubEngine implements Hub, SessionHost {
   readonly heartbeatMs: number;
   readonly timeoutMs: number;
   readonly maxFileBytes: number;
+  readonly maxQueueBytes: number;
   readonly epoch = randomId();
   readonly inline = new InlineCache();
   readonly #transport: HubTransport;
@@ -105,6 +111,7 @@ class HubEngine implements Hub, SessionHost {
     this.heartbeatMs = options.heartbeat?.intervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.timeoutMs = options.heartbeat?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 ** 3;
+    this.maxQueueBytes = options.maxQueueBytes ?? 64 * 1024 ** 2;
     this.#events = new Emitter((error) => this.logger.error("hub listener threw", { error }));
   }
 

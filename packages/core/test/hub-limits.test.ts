@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { MemoryFileSystem } from "../src/memory/memory-file-system.js";
+import { createMemoryNetwork } from "../src/memory/memory-network.js";
+import { createClient } from "../src/sync/client.js";
+import { createHub } from "../src/sync/hub.js";
+import { waitFor } from "../src/testing/wait-for.js";
+import type { Connection, HubTransport } from "../src/transport.js";
+
+/** A hub transport whose connections number `stalled` never finish a send: a client that stopped reading. */
+function withStalledConnection(inner: HubTransport, stalled: number): HubTransport {
+  let count = 0;
+  return {
+    capabilities: inner.capabilities,
+    listen: (o) => inner.listen(o),
+    close: () => inner.close(),
+    on(event, listener) {
+      if (event !== "peer-connected") return inner.on(event, listener);
+      return inner.on("peer-connected", (connection) => {
+        count++;
+        if (count !== stalled) return (listener as (c: Connection) => void)(connection);
+        let welcomed = false;
+        const wrapped: Connection = {
+          get id() {
+            return connection.id;
+          },
+          get remoteAddress() {
+            return connection.remoteAddress;
+          },
+          get maxFrameBytes() {
+            return connection.maxFrameBytes;
+          },
+          get closed() {
+            return connection.closed;
+          },
+          // The welcome and the join answers go through; after that nothing is ever taken.
+          send: (frame, options) => {
+            if (!welcomed || frame.length < 64) {
+              welcomed = true;
+              return connection.send(frame, options);
+            }
+            return new Promise(() => {});
+          },
+          close: (reason, options) => connection.close(reason, options),
+          on: (e, l) => connection.on(e, l),
+        };
+        (listener as (c: Connection) => void)(wrapped);
+      });
+    },
+  };
+}
+
+describe("hub limits", () => {
+  it("drops a client that cannot keep up instead of queueing without bound; others keep syncing", async () => {
+    const network = createMemoryNetwork();
+    const hub = createHub({
+      transport: withStalledConnection(network.hubTransport(), 2),
+      maxQueueBytes: 64 * 1024,
+    });
+    const left: string[] = [];
+    hub.on("client-left", (_client, reason) => left.push(reason));
+    await hub.start();
+    const writer = new MemoryFileSystem();
+    const a = createClient({ transport: network.clientTransport(), fs: writer, settleMs: 2 });
+    const slow = createClient({
+      transport: network.clientTransport(),
+      fs: new MemoryFileSystem(),
+      settleMs: 2,
+    });
+    const reader = new MemoryFileSystem();
+    const b = createClient({ transport: network.clientTransport(), fs: reader, settleMs: 2 });
+    await a.start();
+    void slow.start().catch(() => {});
+    await waitFor(() => hub.status().spaces[0]?.clients.length === 2);
+    await b.start();
+    // Incompressible, so each file really is ~40 KB on the wire.
+    let x = 12345;
+    const noise = () =>
+      new Uint8Array(40_000).map(() => {
+        x = (Math.imul(x, 1103515245) + 12345) | 0;
+        return x >>> 24;
+      });
+    for (let i = 0; i < 10; i++) writer.put(`f${i}.bin`, noise());
+    await waitFor(() => left.some((r) => r.includes("cannot keep up")), {
+      message: "the slow client to be dropped",
+    });
+    await waitFor(() => reader.readText("f9.bin") !== undefined, { message: "the others to keep syncing" });
+    await Promise.all([a.stop(), b.stop(), slow.stop()]);
+    await hub.stop();
+  });
+});

@@ -2,7 +2,7 @@
 // The README's main job: two local folders kept in sync by an embedded hub, with what happens
 // printed. Seeds ./demo/a and ./demo/b (including the clash example), runs
 // `distsync sync demo/a demo/b`, makes a few edits, checks both folders match, and keeps syncing
-// until Ctrl-C (or exits after the edits when DEMO_EXIT=1).
+// until Ctrl-C (or exits after the edits with --exit).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -68,7 +68,7 @@ await sleep(1000);
 const [ta, tb] = await Promise.all([tree(a), tree(b)]);
 say(`demo/a and demo/b identical: ${ta === tb ? "yes" : "NO"}`);
 say(`example.txt in a now says: ${(await readFile(join(a, "example.txt"), "utf8")).trim()}`);
-if (process.env.DEMO_EXIT === "1") {
+if (process.argv.includes("--exit")) {
   child.kill("SIGINT");
 } else {
   say("still syncing: edit files in demo/a or demo/b and watch; Ctrl-C to stop");

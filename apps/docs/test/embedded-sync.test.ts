@@ -42,11 +42,16 @@ describe("examples/embedded-sync.ts", () => {
     expect(running.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
 
     // What was in a before the start reaches b, with a's modification time.
-    await waitFor(async () => (await readText(join(b, "notes", "hello.txt"))) === "written before the start\n", {
-      timeoutMs: 10_000,
-      message: "notes/hello.txt in b",
-    });
-    expect(Math.abs((await stat(join(b, "notes", "hello.txt"))).mtimeMs - AT_1500.getTime())).toBeLessThanOrEqual(1);
+    await waitFor(
+      async () => (await readText(join(b, "notes", "hello.txt"))) === "written before the start\n",
+      {
+        timeoutMs: 10_000,
+        message: "notes/hello.txt in b",
+      },
+    );
+    expect(
+      Math.abs((await stat(join(b, "notes", "hello.txt"))).mtimeMs - AT_1500.getTime()),
+    ).toBeLessThanOrEqual(1);
 
     // A change made while running flows the other way.
     await writeFile(join(b, "from-b.txt"), "written while running\n");
@@ -54,9 +59,9 @@ describe("examples/embedded-sync.ts", () => {
       timeoutMs: 10_000,
       message: "from-b.txt in a",
     });
-    expect(applied.some((e) => e.dir === a && e.change.path === "from-b.txt" && e.change.op === "write")).toBe(
-      true,
-    );
+    expect(
+      applied.some((e) => e.dir === a && e.change.path === "from-b.txt" && e.change.op === "write"),
+    ).toBe(true);
 
     // status() of the hub and of the clients.
     const space = running.hub.status().spaces.find((s) => s.name === "default");

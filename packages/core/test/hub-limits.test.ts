@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { MemoryFileSystem } from "../src/memory/memory-file-system.js";
 import { createMemoryNetwork } from "../src/memory/memory-network.js";
 import { createClient } from "../src/sync/client.js";

@@ -75,6 +75,8 @@ describe.each([
       "a//b",
       "C:evil",
       "nul\u0000byte",
+      ".distsync-x.tmp",
+      "a/.distsync/state",
     ]) {
       it(`the hub refuses ${JSON.stringify(bad)} with path-not-allowed and relays nothing`, async () => {
         const c = await startCluster(folder);

@@ -1,5 +1,5 @@
 import { PathNotAllowedError, ProtocolError } from "../errors.js";
-import { pathProblem } from "../paths.js";
+import { isInternalPath, pathProblem } from "../paths.js";
 import type { EntryMeta } from "../types.js";
 import type { Delivery, InlineContent, Message, Proposal } from "./messages.js";
 
@@ -67,6 +67,9 @@ function path(fields: Fields, _where: string): void {
   const problem = pathProblem(fields.path);
   // A typed error of its own: the hub answers it with the `path-not-allowed` code.
   if (problem !== undefined) throw new PathNotAllowedError(String(fields.path), problem);
+  if (isInternalPath(fields.path as string)) {
+    throw new PathNotAllowedError(String(fields.path), "a name DistSync keeps for itself (.distsync*)");
+  }
 }
 
 function items(fields: Fields, where: string, check: (item: unknown, where: string) => void): void {

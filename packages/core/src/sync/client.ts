@@ -1047,7 +1047,7 @@ class ClientEngine implements Client {
       const states = await Promise.all(
         window.map((stat) => this.#diskState(stat.path, this.#index.get(stat.path), stat)),
       );
-      window.forEach((stat, i) => take(stat, states[i]));
+      for (let i = 0; i < window.length; i++) take(window[i] as FileStat, states[i]);
       window = [];
     };
     for await (const stat of this.#fs.walk()) {

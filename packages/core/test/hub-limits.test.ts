@@ -1,10 +1,11 @@
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryFileSystem } from "../src/memory/memory-file-system.js";
 import { createMemoryNetwork } from "../src/memory/memory-network.js";
 import { createClient } from "../src/sync/client.js";
 import { createHub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
 import type { Connection, HubTransport } from "../src/transport.js";
+import { SpyTransport } from "./helpers/spy-transport.js";
 
 /** A hub transport whose connections number `stalled` never finish a send: a client that stopped reading. */
 function withStalledConnection(inner: HubTransport, stalled: number): HubTransport {
@@ -85,6 +86,30 @@ describe("hub limits", () => {
     });
     await waitFor(() => reader.readText("f9.bin") !== undefined, { message: "the others to keep syncing" });
     await Promise.all([a.stop(), b.stop(), slow.stop()]);
+    await hub.stop();
+  });
+
+  it("refuses a file above maxFileBytes with content-too-large, asks no upload, and keeps syncing the rest", async () => {
+    const network = createMemoryNetwork();
+    const hub = createHub({ transport: network.hubTransport(), maxFileBytes: 100_000 });
+    await hub.start();
+    const fs = new MemoryFileSystem();
+    const spy = new SpyTransport(network.clientTransport());
+    const a = createClient({ transport: spy, fs, settleMs: 2 });
+    const errors: string[] = [];
+    a.on("error", (e) => errors.push(e.code));
+    const other = new MemoryFileSystem();
+    const b = createClient({ transport: network.clientTransport(), fs: other, settleMs: 2 });
+    await a.start();
+    await b.start();
+    fs.put("huge.bin", new Uint8Array(200_000).fill(7));
+    fs.put("small.txt", "fine");
+    await waitFor(() => errors.includes("content-too-large"), { message: "the refusal" });
+    await waitFor(() => other.readText("small.txt") === "fine");
+    expect(spy.count("received", "upload")).toBe(0);
+    expect(hub.entries().map((e) => e.path)).toEqual(["small.txt"]);
+    expect(a.status().pending).toBe(0);
+    await Promise.all([a.stop(), b.stop()]);
     await hub.stop();
   });
 });

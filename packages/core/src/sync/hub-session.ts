@@ -294,7 +294,8 @@ export class HubSession {
     const space = this.#requireSpace();
     const clientId = this.clientId as ClientId;
     // Content checks are asynchronous; they all happen before the synchronous decisions below.
-    const ready: boolean[] = [];
+    // Per item: content present, content still to upload, or refused (already answered).
+    const ready: (boolean | "refused")[] = [];
     for (const item of items) {
       if (join) this.#mentioned.add(item.path);
       if (item.entry.size > this.#host.maxFileBytes) {
@@ -306,7 +307,7 @@ export class HubSession {
           false,
           { path: item.path },
         );
-        ready.push(false);
+        ready.push("refused");
         continue;
       }
       ready.push(await this.#contentReady(item));
@@ -315,7 +316,7 @@ export class HubSession {
     const replies: Delivery[] = [];
     const uploads: Proposal[] = [];
     items.forEach((item, i) => {
-      if (ready[i] === undefined) return;
+      if (ready[i] === "refused") return;
       if (!ready[i]) {
         // Decide now only to avoid uploading a sure loser; the final decision waits for content.
         const current = space.index.get(item.path);

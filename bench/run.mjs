@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `pnpm bench [--quick] [--samples N]`: benchmarks that drive the real `distsync` CLI over
-// loopback, print a table and write bench/results/<date>.json.
+// loopback, print a table and write bench/results/<date>.json. A run without --quick also writes
+// apps/docs/docs/benchmarks/latest.json (committed): the figures the docs' benchmarks page shows.
 //
 // S1 propagation: one hub, three clients; one client creates, modifies and deletes a 1 KiB file;
 // the time until both other clients have applied it (their JSON `applied` events), per operation.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -129,7 +130,16 @@ for (const [op, r] of Object.entries(s1Result)) {
 const report = {
   date: started.toISOString(),
   quick: values.quick,
+  samples,
+  command: `pnpm bench${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(" ")}` : ""}`,
   node: process.version,
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+    os: `${process.platform} ${release()}`,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    network: "loopback (127.0.0.1)",
+  },
   scenarios: {
     S1: {
       description: "1 KiB file created, modified, deleted on one client until applied on two others",
@@ -141,5 +151,23 @@ const report = {
 };
 await mkdir(join(root, "bench/results"), { recursive: true });
 const out = join(root, "bench/results", `${started.toISOString().slice(0, 19).replace(/:/g, "-")}.json`);
-await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(out, toJson(report));
 console.log(`\nwrote ${out.slice(root.length + 1)}`);
+// Quick runs (CI) have too few samples to publish: only a full run replaces the docs' figures.
+if (!values.quick) {
+  const latest = join(root, "apps/docs/docs/benchmarks/latest.json");
+  await mkdir(dirname(latest), { recursive: true });
+  await writeFile(latest, toJson(report));
+  console.log(`wrote ${latest.slice(root.length + 1)} (the figures on the docs' benchmarks page)`);
+}
+
+/** JSON as Biome formats it (latest.json is committed and linted): short arrays on one line. */
+function toJson(value) {
+  const text = JSON.stringify(value, null, 2).replace(/\[[^[\]{}]*\]/g, (array) => {
+    const line = `[${JSON.parse(array)
+      .map((item) => JSON.stringify(item))
+      .join(", ")}]`;
+    return line.length <= 80 ? line : array;
+  });
+  return `${text}\n`;
+}

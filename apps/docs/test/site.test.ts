@@ -49,10 +49,15 @@ const linkedPages = [
   ...new Set([...nav.map((l) => l.link), ...sidebar.flatMap((g) => g.items.map((i) => i.link))]),
 ];
 
-/** The file a clean URL is served from: `/` → index.html, `/guide/concepts` → guide/concepts.html. */
+/**
+ * The file a clean URL is served from: `/` → index.html, `/guide/concepts` → guide/concepts.html,
+ * `/api/` → api/index.html.
+ */
 function fileFor(pathname: string): string {
-  const clean = decodeURIComponent(pathname).replace(/\/+$/, "");
+  const decoded = decodeURIComponent(pathname);
+  const clean = decoded.replace(/\/+$/, "");
   if (clean === "") return "index.html";
+  if (decoded.endsWith("/")) return `${clean.slice(1)}/index.html`;
   return extname(clean) === "" ? `${clean.slice(1)}.html` : clean.slice(1);
 }
 
@@ -119,7 +124,9 @@ describe.skipIf(!hasDist)("the built docs site", () => {
         const path = rawPath.replaceAll("&amp;", "&");
         const href = `${path}#${anchor}`;
         if (/^[a-z]+:/.test(path)) continue; // external
-        const target = path === "" ? file : fileFor(path);
+        // Relative links (the generated API pages use them) resolve against the page's clean URL.
+        const url = `/${file.replace(/(^|\/)index\.html$/, "$1").replace(/\.html$/, "")}`;
+        const target = path === "" ? file : fileFor(new URL(path, `http://localhost${url}`).pathname);
         const page = pages.get(target);
         checked++;
         if (page === undefined || !page.includes(`id="${decodeURIComponent(anchor)}"`))
@@ -128,6 +135,53 @@ describe.skipIf(!hasDist)("the built docs site", () => {
     }
     expect(checked).toBeGreaterThan(50);
     expect([...new Set(broken)]).toEqual([]);
+  });
+
+  it("has the API reference generated from TSDoc, with a page and a heading for createClient", async () => {
+    const index = await readFile(join(DIST, "api/index.html"), "utf8");
+    expect(index).toContain("API reference (generated)");
+    for (const module of [
+      "@distsync/core",
+      "@distsync/core/node",
+      "@distsync/core/testing",
+      "@distsync/transport-ws",
+    ])
+      expect(index).toContain(`>${module}</a>`);
+    const page = await readFile(join(DIST, "api/core/functions/createClient.html"), "utf8");
+    expect(page).toMatch(/<h1[^>]*>Function: createClient\(\)/);
+    // The TSDoc summary and a link to the options' own page.
+    expect(page).toContain("Creates a client that keeps");
+    expect(page).toContain('href="/api/core/interfaces/ClientOptions"');
+    // The hand-written page links to the generated one.
+    const api = await readFile(join(DIST, "reference/api.html"), "utf8");
+    expect(api).toContain('href="/api/core/functions/createClient"');
+  });
+
+  it("shows the latest benchmark figures as a table and an SVG chart", async () => {
+    // Without the scoped-style attributes Vue adds (` data-v-3d104e5b`).
+    const html = (await readFile(join(DIST, "benchmarks.html"), "utf8")).replace(/ data-v-[0-9a-f]+/g, "");
+    const latest = JSON.parse(
+      await readFile(new URL("../docs/benchmarks/latest.json", import.meta.url), "utf8"),
+    ) as { date: string; quick: boolean; scenarios: { S1: Record<string, { p50: number; p95: number }> } };
+    expect(latest.quick, "latest.json comes from a full run").toBe(false);
+    const table = html.match(/<table class="bench-table"[\s\S]*?<\/table>/)?.[0] ?? "";
+    for (const op of ["create", "modify", "delete"]) {
+      const figures = latest.scenarios.S1[op];
+      expect(figures, `S1 ${op} in latest.json`).toBeDefined();
+      expect(table).toContain(`<code>${op}</code>`);
+      expect(table).toContain(`>${figures!.p50.toFixed(1)}</td>`);
+      expect(table).toContain(`>${figures!.p95.toFixed(1)}</td>`);
+    }
+    const svg = html.match(/<svg[^>]*role="img"[\s\S]*?<\/svg>/)?.[0] ?? "";
+    expect(svg).not.toBe("");
+    // Two bars (p50, p95) per operation and the two target lines.
+    expect(svg.match(/<rect /g)?.length).toBe(3 * 2 + 2 /* legend */);
+    expect(svg).toContain("p50 target 20 ms");
+    expect(svg).toContain("p95 target 60 ms");
+    // The date of the run, the targets, and what is missing are on the page.
+    expect(html).toContain(latest.date.slice(0, 10));
+    expect(html).toContain("not met yet");
+    expect(html).toContain("S2 to S6");
   });
 
   it("includes PROTOCOL.md in the protocol page", async () => {

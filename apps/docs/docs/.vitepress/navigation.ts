@@ -34,6 +34,7 @@ export const sidebar: SidebarGroup[] = [
     items: [
       { text: "CLI reference", link: "/reference/cli" },
       { text: "Library API", link: "/reference/api" },
+      { text: "API reference (generated)", link: "/api/" },
       { text: "Protocol", link: "/protocol" },
     ],
   },

@@ -18,12 +18,20 @@ interface CommonOptions {
   heartbeatMs: number | undefined;
   /** Hub heartbeat timeout (serve, or the embedded hub of sync). */
   timeoutMs: number | undefined;
+  /** The NATS server's auth token (flag, then `DISTSYNC_NATS_TOKEN`, then the config file); NATS hubs only. */
+  natsToken: string | undefined;
+  /** A NATS `.creds` file; NATS hubs only. */
+  natsCreds: string | undefined;
+  /** The NATS subject prefix of the hub; NATS hubs only. */
+  subjectPrefix: string | undefined;
 }
 
 export interface ServeOptions extends CommonOptions {
   command: "serve";
   host: string;
   port: number;
+  /** The NATS server URL(s) to run the hub on instead of WebSocket (`--nats`). */
+  nats: string | undefined;
 }
 
 export interface SyncOptions extends CommonOptions {
@@ -70,15 +78,20 @@ interface OptionSpec {
   choices?: readonly string[];
   /** For `sync`: only meaningful for the embedded hub, so not allowed with `--server`. */
   embeddedHubOnly?: boolean;
+  /** For `serve`: only meaningful for the WebSocket listener, so not allowed with `--nats`. */
+  webSocketOnly?: boolean;
+  /** Only meaningful for a hub on NATS (`serve --nats`, `sync --server nats://…`). */
+  natsOnly?: boolean;
 }
 
 const BOTH: readonly CommandName[] = ["serve", "sync"];
 const SYNC: readonly CommandName[] = ["sync"];
+const SERVE: readonly CommandName[] = ["serve"];
 
 /** Every option that a flag or a config key can set. Names are the long flags. */
 const SPECS = {
-  host: { kind: "string", commands: BOTH, embeddedHubOnly: true },
-  port: { kind: "integer", commands: BOTH, min: 0, max: 65535, embeddedHubOnly: true },
+  host: { kind: "string", commands: BOTH, embeddedHubOnly: true, webSocketOnly: true },
+  port: { kind: "integer", commands: BOTH, min: 0, max: 65535, embeddedHubOnly: true, webSocketOnly: true },
   token: { kind: "string", commands: BOTH },
   "heartbeat-ms": { kind: "integer", commands: BOTH, min: 10, max: 3_600_000, embeddedHubOnly: true },
   "timeout-ms": { kind: "integer", commands: BOTH, min: 20, max: 86_400_000, embeddedHubOnly: true },
@@ -93,6 +106,10 @@ const SPECS = {
   conflicts: { kind: "string", commands: SYNC, choices: ["lww", "keep"] },
   "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
   ca: { kind: "string", commands: SYNC },
+  nats: { kind: "string", commands: SERVE },
+  "nats-token": { kind: "string", commands: BOTH, natsOnly: true },
+  "nats-creds": { kind: "string", commands: BOTH, natsOnly: true },
+  "subject-prefix": { kind: "string", commands: BOTH, natsOnly: true },
 } as const satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof SPECS;
@@ -152,6 +169,10 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
   const merged = new Map<OptionName, Value>([...fromFile, ...flags]);
   const envToken = context.env.DISTSYNC_TOKEN;
   if (!flags.has("token") && envToken !== undefined && envToken !== "") merged.set("token", envToken);
+  const envNatsToken = context.env.DISTSYNC_NATS_TOKEN;
+  if (!flags.has("nats-token") && envNatsToken !== undefined && envNatsToken !== "") {
+    merged.set("nats-token", envNatsToken);
+  }
 
   const str = (name: OptionName): string | undefined => {
     const v = merged.get(name);
@@ -170,6 +191,9 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
     token: str("token"),
     heartbeatMs: int("heartbeat-ms"),
     timeoutMs: int("timeout-ms"),
+    natsToken: str("nats-token"),
+    natsCreds: str("nats-creds"),
+    subjectPrefix: str("subject-prefix"),
   };
   if (common.quiet && common.verbose) throw new UsageError("--quiet and --verbose cannot be used together");
   const interval = common.heartbeatMs ?? 1000;
@@ -181,21 +205,29 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
 
   if (command === "serve") {
     if (rest.length > 0) throw new UsageError(`'serve' takes no arguments (got '${rest[0]}')`);
-    return { command, ...common, host: str("host") ?? DEFAULT_HOST, port: int("port") ?? DEFAULT_PORT };
+    const nats = str("nats");
+    // As for `sync --server`, only flags conflict: a shared config file may hold both setups.
+    if (nats !== undefined) rejectFlags(flags, "webSocketOnly", "sets up the WebSocket listener", "--nats");
+    else rejectFlags(flags, "natsOnly", "applies to a hub on NATS", "--nats URL", "needs");
+    return {
+      command,
+      ...common,
+      host: str("host") ?? DEFAULT_HOST,
+      port: int("port") ?? DEFAULT_PORT,
+      nats,
+    };
   }
 
   if (rest.length === 0) throw new UsageError("'sync' needs at least one directory: distsync sync <dir>...");
   const server = str("server");
   if (server !== undefined) {
     // Only flags conflict: a shared config file may well hold the hub settings of `serve`.
-    for (const name of OPTION_NAMES) {
-      const spec: OptionSpec = SPECS[name];
-      if (spec.embeddedHubOnly && flags.has(name)) {
-        throw new UsageError(`--${name} sets up the embedded hub and cannot be used with --server`);
-      }
-    }
+    rejectFlags(flags, "embeddedHubOnly", "sets up the embedded hub", "--server");
     common.heartbeatMs = undefined;
     common.timeoutMs = undefined;
+  }
+  if (server === undefined || !server.trim().toLowerCase().startsWith("nats:")) {
+    rejectFlags(flags, "natsOnly", "applies to a hub on NATS", "--server nats://…", "needs");
   }
   return {
     command,
@@ -212,6 +244,26 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
     host: server === undefined ? (str("host") ?? DEFAULT_HOST) : DEFAULT_HOST,
     port: server === undefined ? int("port") : undefined,
   };
+}
+
+/** Throws a usage error for the first flag given whose spec has `property`. */
+function rejectFlags(
+  flags: ReadonlyMap<OptionName, Value>,
+  property: "embeddedHubOnly" | "webSocketOnly" | "natsOnly",
+  what: string,
+  other: string,
+  relation: "cannot be used with" | "needs" = "cannot be used with",
+): void {
+  for (const name of OPTION_NAMES) {
+    const spec: OptionSpec = SPECS[name];
+    if (spec[property] && flags.has(name)) {
+      throw new UsageError(
+        relation === "needs"
+          ? `--${name} ${what}: it needs ${other}`
+          : `--${name} ${what} and ${relation} ${other}`,
+      );
+    }
+  }
 }
 
 function isCommand(word: string): word is CommandName {

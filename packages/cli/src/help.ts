@@ -4,13 +4,14 @@ const GENERAL = `distsync — keep directories on many machines identical
 
 Usage:
   distsync serve [--host 127.0.0.1] [--port 7420] [--token T] [--json]
+  distsync serve --nats nats://HOST:4222 [--token T] [--json]
   distsync sync <dir>... [--server URL] [--space NAME] [--token T] [--once] [--reconnect] [--json]
   distsync help [serve|sync]
   distsync --version
 
 Commands:
-  serve   Run a hub. Clients connect to it; it relays each change to the other clients of the
-          same space.
+  serve   Run a hub, on WebSocket or (--nats) on a NATS server. Clients connect to it; it relays
+          each change to the other clients of the same space.
   sync    Keep each <dir> in sync through a hub (--server URL), or, without --server, keep the
           given directories in sync with each other through a hub embedded in this process.
 
@@ -32,15 +33,17 @@ Configuration:
   Options are also read from distsync.config.json in the working directory, or from --config FILE:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
   "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
-  "heartbeat-ms", "timeout-ms"; camelCase like "settleMs" works too). Keys of the other command
-  are ignored; an unknown key or a wrong type is an error. Command-line flags win over
-  DISTSYNC_TOKEN, which wins over the file, which wins over the defaults.
+  "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix"; camelCase
+  like "settleMs" works too). Keys of the other command are ignored; an unknown key or a wrong
+  type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
+  win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
+  file moves every client to NATS with no other change.
 
 Exit codes:
   0  stopped by SIGINT/SIGTERM, or --once done
   1  unexpected error
   2  usage or configuration error
-  3  hub unreachable or lost
+  3  hub unreachable or lost (serve --nats: the NATS server unreachable, or gone for good)
   4  directory missing or removed
   5  authentication refused (wrong or missing token)
   Every non-zero exit prints one line on stderr.
@@ -49,9 +52,14 @@ Run 'distsync help serve' or 'distsync help sync' for the options of each comman
 `;
 
 const SERVE = `Usage: distsync serve [options]
+       distsync serve --nats nats://HOST:4222 [options]
 
 Runs a hub on WebSocket until SIGINT or SIGTERM. When it is ready it prints
 "listening on ws://HOST:PORT" (json: {"event":"listening","url":…}): the URL clients use.
+
+With --nats the hub runs on a NATS server instead and prints "listening on nats://HOST:PORT"
+(credentials shown as ***); clients use that URL as --server. It survives a restart of the NATS
+server (clients reconnect with --reconnect) and exits 3 only if the NATS connection ends for good.
 
 The hub keeps its index and content in memory only (there is no state directory): when it
 stops, everything it held is gone, and the clients re-seed a new hub from their directories when
@@ -62,6 +70,13 @@ Options:
                        0.0.0.0 or :: to let other machines connect (then set a token).
   --port N             TCP port, 0 picks a free one. Default 7420.
   --token T            Clients must present this token. Default: none. Also DISTSYNC_TOKEN.
+  --nats URL           Run on this NATS server (nats://[user:pass@]host:port; several, comma-
+                       separated, for a cluster) instead of listening on --host/--port.
+  --nats-token T       The NATS server's auth token (not DistSync's --token). Also
+                       DISTSYNC_NATS_TOKEN.
+  --nats-creds FILE    A NATS .creds file (JWT and NKey seed) to authenticate with.
+  --subject-prefix P   The NATS subjects to use: P.hub.connect, P.hub.c.*, P.client.*.
+                       Default "distsync". Clients must use the same.
   --heartbeat-ms N     How often hub and clients ping each other. Default 1000.
   --timeout-ms N       Silence after which a peer counts as lost. Default 5000. Must be greater
                        than the heartbeat interval.
@@ -80,7 +95,8 @@ each other through it (in memory); with --port it also listens on WebSocket so t
 can join (it prints the listening line then). Like every hub it keeps its state in memory only.
 
 Options:
-  --server URL         The hub: ws://host:port or wss://host:port. Default: an embedded hub.
+  --server URL         The hub: ws://host:port, wss://host:port, or nats://host:port for a hub
+                       on a NATS server (serve --nats). Default: an embedded hub.
   --space NAME         The sync space to join. Default "default".
   --token T            The hub's token. Also DISTSYNC_TOKEN.
   --once               Reconcile once, wait until nothing is pending, then exit 0.
@@ -92,6 +108,8 @@ Options:
                        losing version is first saved as name.conflict-<client>-<time>.ext.
   --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 20.
   --ca FILE            For wss://: a PEM file with the CA (or self-signed certificate) to trust.
+  --nats-token T, --nats-creds FILE, --subject-prefix P
+                       For nats:// only, as for 'serve' (DISTSYNC_NATS_TOKEN too).
   --host HOST, --port N, --heartbeat-ms N, --timeout-ms N
                        For the embedded hub only (not with --server), as for 'serve'. Without
                        --port the embedded hub listens on nothing but memory.
@@ -106,6 +124,8 @@ Examples:
   distsync sync ./a ./b                                  two local directories
   distsync serve --host 0.0.0.0 --token s3cret           on the hub machine
   DISTSYNC_TOKEN=s3cret distsync sync ~/notes --server ws://hub.lan:7420 --reconnect
+  distsync serve --nats nats://nats.lan:4222 --token s3cret       a hub on NATS
+  distsync sync ~/notes --server nats://nats.lan:4222 --token s3cret --reconnect
 `;
 
 /** The help text for `topic` (or the general one). */

@@ -80,6 +80,40 @@ describe("parseCommandLine", () => {
     await expect(parse(["serve", "--quiet", "--verbose"])).rejects.toThrow(/cannot be used together/);
   });
 
+  it("takes the NATS options from flags, DISTSYNC_NATS_TOKEN and the file, in that order", async () => {
+    expect(await parse(["serve"])).toMatchObject({
+      nats: undefined,
+      natsToken: undefined,
+      subjectPrefix: undefined,
+    });
+    const config = {
+      nats: "nats://n:4222",
+      natsToken: "file-tok",
+      "subject-prefix": "team",
+      natsCreds: "u.creds",
+    };
+    expect(await parse(["serve"], { config })).toMatchObject({
+      nats: "nats://n:4222",
+      natsToken: "file-tok",
+      natsCreds: "u.creds",
+      subjectPrefix: "team",
+    });
+    expect(await parse(["serve"], { config, env: { DISTSYNC_NATS_TOKEN: "env-tok" } })).toMatchObject({
+      natsToken: "env-tok",
+    });
+    expect(
+      await parse(["serve", "--nats-token", "flag-tok"], { config, env: { DISTSYNC_NATS_TOKEN: "env-tok" } }),
+    ).toMatchObject({ natsToken: "flag-tok" });
+    // A client takes them with a nats:// server only; the file's `nats` key is serve's.
+    expect(
+      await parse(["sync", "d", "--server", "nats://n:4222", "--subject-prefix", "team"], { config }),
+    ).toMatchObject({ server: "nats://n:4222", subjectPrefix: "team", natsToken: "file-tok" });
+    // With --nats, a file's host and port (for a WebSocket hub) are ignored rather than refused.
+    expect(await parse(["serve", "--nats", "nats://n:1"], { config: { port: 9000 } })).toMatchObject({
+      nats: "nats://n:1",
+    });
+  });
+
   it("parses help and version anywhere", async () => {
     expect(await parse(["sync", "--help"])).toEqual({ command: "help", topic: "sync" });
     expect(await parse(["help", "serve"])).toEqual({ command: "help", topic: "serve" });

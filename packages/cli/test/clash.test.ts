@@ -1,7 +1,8 @@
 import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, startClient, startHub } from "./helpers/cli.js";
+import { killAll, makeTempDir, removeTempDirs, startClient } from "./helpers/cli.js";
+import { TRANSPORTS } from "./helpers/transports.js";
 import { waitUntil } from "./helpers/tree.js";
 
 // PROTOCOL.md rule 3, "the original's example": A's example.txt was modified at 15:00, B's at 15:30.
@@ -42,10 +43,12 @@ async function expectBsVersionEverywhere(a: string, b: string): Promise<void> {
   }
 }
 
-describe("the original's clash example through the CLI", () => {
+describe.each(TRANSPORTS)("the original's clash example through the CLI, over $name", (transport) => {
+  transport.useHooks();
+
   it("A joins first, then B: B's newer version wins on both sides", async () => {
     const { a, b } = await setUp();
-    const { url } = await startHub();
+    const { url } = await transport.startHub();
     const clientA = await startClient(a, url);
     const clientB = await startClient(b, url);
     await expectBsVersionEverywhere(a, b);
@@ -58,7 +61,7 @@ describe("the original's clash example through the CLI", () => {
 
   it("B joins first, then A: A's proposal loses and A takes B's version", async () => {
     const { a, b } = await setUp();
-    const { url } = await startHub();
+    const { url } = await transport.startHub();
     const clientB = await startClient(b, url);
     const clientA = await startClient(a, url);
     await expectBsVersionEverywhere(a, b);
@@ -70,7 +73,7 @@ describe("the original's clash example through the CLI", () => {
 
   it("with --conflicts keep, A saves its losing version beside B's, and it syncs", async () => {
     const { a, b } = await setUp();
-    const { url } = await startHub();
+    const { url } = await transport.startHub();
     await startClient(b, url, ["--name", "laptop"]);
     const clientA = await startClient(a, url, ["--name", "desk", "--conflicts", "keep"]);
     await expectBsVersionEverywhere(a, b);

@@ -1,15 +1,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  killAll,
-  makeTempDir,
-  removeTempDirs,
-  spawnCli,
-  startClient,
-  startHub,
-  stderrLines,
-} from "./helpers/cli.js";
+import { killAll, makeTempDir, removeTempDirs, startClient, stderrLines } from "./helpers/cli.js";
+import { TRANSPORTS } from "./helpers/transports.js";
 import { waitUntil } from "./helpers/tree.js";
 
 afterEach(async () => {
@@ -24,10 +17,12 @@ async function dirs(...names: string[]): Promise<string[]> {
   return out;
 }
 
-describe("losing the hub", () => {
+describe.each(TRANSPORTS)("losing the hub, over $name", (transport) => {
+  transport.useHooks();
+
   it("exits 3 when the hub is killed (SIGKILL)", async () => {
     const [a, b] = await dirs("a", "b");
-    const { hub, url } = await startHub();
+    const { hub, url } = await transport.startHub(transport.fastLossArgs);
     const clients = [await startClient(a!, url), await startClient(b!, url)];
     const killedAt = Date.now();
     hub.kill("SIGKILL");
@@ -38,13 +33,14 @@ describe("losing the hub", () => {
       expect(stderrLines(client)).toHaveLength(1);
       expect(client.stderr()).toMatch(/lost the hub/);
     }
-    // The TCP connection closes at once: well within the default 5 s heartbeat timeout.
+    // WebSocket: the TCP connection closes at once, well within the default 5 s heartbeat timeout.
+    // NATS: nothing closes between client and hub, so the (shortened) heartbeat timeout notices.
     expect(Date.now() - killedAt).toBeLessThan(5000);
   });
 
   it("exits 3 within the heartbeat timeout when the hub freezes (SIGSTOP, no TCP close)", async () => {
     const [a] = await dirs("a");
-    const { hub, url } = await startHub(["--heartbeat-ms", "200", "--timeout-ms", "1500"]);
+    const { hub, url } = await transport.startHub(["--heartbeat-ms", "200", "--timeout-ms", "1500"]);
     const client = await startClient(a!, url);
     const frozenAt = Date.now();
     hub.kill("SIGSTOP");
@@ -57,10 +53,10 @@ describe("losing the hub", () => {
     hub.kill("SIGCONT");
   });
 
-  it("with --reconnect keeps running and converges through a new hub on the same port", async () => {
+  it("with --reconnect keeps running and converges through a new hub at the same address", async () => {
     const [a, b] = await dirs("a", "b");
     await writeFile(nodePath.join(a!, "before.txt"), "before the loss\n");
-    const first = await startHub();
+    const first = await transport.startHub(transport.fastLossArgs);
     const clientA = await startClient(a!, first.url, ["--reconnect"]);
     const clientB = await startClient(b!, first.url, ["--reconnect"]);
     await waitUntil(
@@ -74,8 +70,7 @@ describe("losing the hub", () => {
     await clientB.waitForEvent((e) => e.event === "reconnecting", 5000, "B reconnecting");
     await writeFile(nodePath.join(a!, "during.txt"), "written while the hub was down\n");
 
-    const second = spawnCli(["serve", "--port", String(first.port)]);
-    await second.waitForEvent((e) => e.event === "listening");
+    await transport.restartHub(first);
     await waitUntil(
       async () =>
         (await readFile(nodePath.join(b!, "during.txt"), "utf8").catch(() => "")) ===

@@ -2,14 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type CliProcess,
-  killAll,
-  makeTempDir,
-  removeTempDirs,
-  startClient,
-  startHub,
-} from "./helpers/cli.js";
+import { type CliProcess, killAll, makeTempDir, removeTempDirs, startClient } from "./helpers/cli.js";
+import { TRANSPORTS } from "./helpers/transports.js";
 import { sleep, snapshot, type TreeEntry, waitForConvergence } from "./helpers/tree.js";
 
 afterEach(async () => {
@@ -30,13 +24,15 @@ const all =
     checks.every((c) => c(tree));
 const sha = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
-describe("live changes across three clients of one hub", () => {
+describe.each(TRANSPORTS)("live changes across three clients of one hub, over $name", (transport) => {
+  transport.useHooks();
+
   it("carries adds, edits, deletes, directories, binaries, renames, editor saves, bursts and the exec bit", async () => {
     const root = await makeTempDir();
     const dirs = ["a", "b", "c"].map((n) => nodePath.join(root, n));
     for (const d of dirs) await mkdir(d);
     const [a, b, c] = dirs as [string, string, string];
-    const { url } = await startHub();
+    const { url } = await transport.startHub();
     const clients: CliProcess[] = [];
     for (const d of dirs) clients.push(await startClient(d, url));
     const timeout = 15_000;

@@ -1,17 +1,21 @@
-import { createHub, type Hub, type Logger } from "@distsync/core";
-import { createWebSocketHubTransport } from "@distsync/transport-ws";
+import { ConnectionError, createHub, type Hub, type Logger } from "@distsync/core";
 import type { ServeOptions } from "../args.js";
 import { CliError } from "../cli-error.js";
 import { aborted, atMost, type CommandContext, type Outcome } from "../command-context.js";
 import { ExitCode } from "../exit-codes.js";
 import { createCliLogger } from "../logger.js";
 import type { Output } from "../output.js";
+import { hubTransportFor } from "../transport-for-url.js";
 
-/** `distsync serve`: a hub on WebSocket until SIGINT/SIGTERM. */
+/**
+ * `distsync serve`: a hub on WebSocket, or on a NATS server with `--nats`, until SIGINT/SIGTERM (or,
+ * on NATS, until the NATS connection is gone for good: exit 3).
+ */
 export async function serve(options: ServeOptions, context: CommandContext): Promise<Outcome> {
   const { output } = context;
   const logger = createCliLogger({ output, verbose: options.verbose });
-  const transport = createWebSocketHubTransport({ host: options.host, port: options.port, logger });
+  const served = hubTransportFor(options, logger);
+  const { transport } = served;
   const hub = createHub({
     transport,
     logger,
@@ -23,14 +27,19 @@ export async function serve(options: ServeOptions, context: CommandContext): Pro
     await hub.start();
   } catch (error) {
     await atMost(hub.stop(), 2000);
-    throw new CliError(ExitCode.error, (error as Error).message, { cause: error });
+    // A NATS server that cannot be reached is the hub's "unreachable" (3); a port in use is not.
+    const unreachable = options.nats !== undefined && ConnectionError.isInstance(error);
+    throw new CliError(unreachable ? ExitCode.hubUnreachable : ExitCode.error, (error as Error).message, {
+      cause: error,
+    });
   }
-  if (options.token === undefined && !isLoopback(options.host)) {
-    warnOpen(logger, options.host);
-  }
-  output.event({ event: "listening", url: transport.url });
-  await aborted(context.signal);
+  if (options.token === undefined && served.exposed()) warnOpen(logger, served.where);
+  output.event({ event: "listening", url: served.url() });
+  const lost = await Promise.race([aborted(context.signal).then(() => undefined), served.lost]);
   await atMost(hub.stop(), 5000);
+  if (lost !== undefined) {
+    return { exitCode: ExitCode.hubUnreachable, reason: "nats-lost", message: lost.message };
+  }
   return { exitCode: ExitCode.ok, reason: "signal" };
 }
 
@@ -91,14 +100,10 @@ export function reportHubEvents(hub: Hub, output: Output, options: HubReportOpti
   hub.on("error", (error) => output.event({ event: "error", code: error.code, message: error.message }));
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
-function warnOpen(logger: Logger, host: string): void {
+function warnOpen(logger: Logger, where: string): void {
   logger
     .child("distsync:cli")
     .warn(
-      `listening on ${host} without a token: anyone who can connect can read and change the synced files (set --token or DISTSYNC_TOKEN)`,
+      `listening on ${where} without a token: anyone who can connect can read and change the synced files (set --token or DISTSYNC_TOKEN)`,
     );
 }

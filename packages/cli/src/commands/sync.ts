@@ -13,6 +13,7 @@ import {
   type Logger,
 } from "@distsync/core";
 import { createNodeFileSystem, type NodeFileSystem } from "@distsync/core/node";
+import { redactUrl } from "@distsync/transport-nats";
 import { createWebSocketHubTransport, type WebSocketHubTransport } from "@distsync/transport-ws";
 import type { SyncOptions } from "../args.js";
 import { CliError, UsageError } from "../cli-error.js";
@@ -54,7 +55,13 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
   const ca = options.ca === undefined ? undefined : await readCa(options.ca, context.cwd);
   const server = options.server;
   const makeTransport = (log: Logger): ClientTransport =>
-    transportForUrl(server as string, { logger: log, ...(ca === undefined ? {} : { ca }) });
+    transportForUrl(server as string, {
+      logger: log,
+      natsToken: options.natsToken,
+      natsCreds: options.natsCreds,
+      subjectPrefix: options.subjectPrefix,
+      ...(ca === undefined ? {} : { ca }),
+    });
   // A bad URL is a usage error, found before anything starts.
   if (server !== undefined) await makeTransport(logger).close?.();
 
@@ -62,7 +69,8 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
   const members: Member[] = [];
   let hub: Hub | undefined;
   let lastChange = Date.now();
-  let hubUrl = server ?? "the embedded hub";
+  // Never the password or token of a `nats://user:pass@…` URL in a message.
+  let hubUrl = server === undefined ? "the embedded hub" : redactUrl(server);
   try {
     let local: (() => ClientTransport) | undefined;
     if (server === undefined) {

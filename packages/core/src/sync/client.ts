@@ -359,8 +359,12 @@ class ClientEngine implements Client {
       this.#lastHeard = Date.now();
       void this.#incoming.run(() => this.#receive(frame));
     });
+    // Through the same queue as frames: an error frame that came just before the close (a refused
+    // token, say) is handled first, so the client stops for the right reason.
     connection.on("close", (info) => {
-      if (connection === this.#connection) void this.#lost(info.reason, info);
+      void this.#incoming.run(async () => {
+        if (connection === this.#connection) await this.#lost(info.reason, info);
+      });
     });
     this.#send({
       type: "hello",

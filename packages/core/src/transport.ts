@@ -17,6 +17,11 @@ export interface CloseInfo {
   readonly error?: DistSyncError;
   /** True when this side called `close()`. */
   readonly local: boolean;
+  /**
+   * Set by a transport that lost frames (NATS core delivers at most once) although the peer is
+   * fine: the engine reconnects and re-joins at once to resync, even without `reconnect`.
+   */
+  readonly resync?: boolean;
 }
 
 export interface ConnectionEvents {

@@ -77,6 +77,7 @@ export class NatsTransportConnection implements Connection {
   #localReason = "closed";
   #peerReason: string | undefined;
   #failure: DistSyncError | undefined;
+  #resync = false;
   readonly #done: Promise<void>;
   #resolveDone: () => void = () => {};
 
@@ -163,6 +164,8 @@ export class NatsTransportConnection implements Connection {
     }
     const expected = this.#nextIn;
     if (message.sequence !== expected) {
+      // The peer is fine; frames were dropped (a slow consumer): the engine resyncs by re-joining.
+      this.#resync = true;
       this.fail(
         new ConnectionError(
           message.sequence > expected
@@ -308,7 +311,14 @@ export class NatsTransportConnection implements Connection {
 
   #closeInfo(): CloseInfo {
     const failure = this.#failure;
-    if (failure !== undefined) return { reason: failure.message, error: failure, local: false };
+    if (failure !== undefined) {
+      return {
+        reason: failure.message,
+        error: failure,
+        local: false,
+        ...(this.#resync ? { resync: true } : {}),
+      };
+    }
     if (this.#closedLocally) return { reason: this.#localReason, local: true };
     const said = this.#peerReason ?? "";
     return { reason: said === "" ? "closed by the peer" : said, local: false };

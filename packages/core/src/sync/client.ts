@@ -170,6 +170,9 @@ interface DiskState {
 
 type State = ClientStatus["state"];
 
+/** Re-joins without `reconnect` after transports reported lost frames, before giving up. */
+const MAX_RESYNCS = 100;
+
 /** Files read and hashed at once while building the join index. */
 const INDEX_READ_WINDOW = 16;
 
@@ -221,6 +224,8 @@ class ClientEngine implements Client {
   #outbox: Proposal[] = [];
   #outboxScheduled = false;
   #attempt = 0;
+  /** Re-joins after a transport lost frames, in this client's life (bounded: see MAX_RESYNCS). */
+  #resyncs = 0;
   #resolveClosed!: (closed: ClientClosed) => void;
   #ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void; settled: boolean };
 
@@ -409,7 +414,7 @@ class ClientEngine implements Client {
     const error = info.error ?? new ConnectionError(`connection to the hub lost: ${reason}`);
     this.#resetInflight(error);
     this.#events.emit("disconnected", reason);
-    if (this.#reconnect) {
+    if (this.#reconnect || (info.resync && this.#resyncs++ < MAX_RESYNCS)) {
       this.#scheduleReconnect(reason);
       return;
     }
@@ -417,7 +422,7 @@ class ClientEngine implements Client {
   }
 
   #scheduleReconnect(reason: string): void {
-    const opts = this.#reconnect as Required<ReconnectOptions>;
+    const opts = this.#reconnect ?? { initialDelayMs: 20, maxDelayMs: 1000 };
     this.#state = "reconnecting";
     this.#attempt++;
     const base = Math.min(opts.maxDelayMs, opts.initialDelayMs * 2 ** (this.#attempt - 1));

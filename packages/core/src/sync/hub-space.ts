@@ -44,6 +44,8 @@ export class HubSpace {
       this.#hasLiveDescendant(path)
     ) {
       verdict = "lose";
+      // A structural refusal, not a clash decided by rule 3: no conflict to report.
+      return { committed: [], verdict, current };
     }
     if (verdict !== "accept") {
       const outcome: SpaceOutcome = { committed: [], verdict, current };

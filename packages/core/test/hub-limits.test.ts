@@ -6,6 +6,7 @@ import { createHub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
 import type { Connection, HubTransport } from "../src/transport.js";
 import { SpyTransport } from "./helpers/spy-transport.js";
+import { wrapConnection } from "./helpers/wrap-connection.js";
 
 /** A hub transport whose connections number `stalled` never finish a send: a client that stopped reading. */
 function withStalledConnection(inner: HubTransport, stalled: number): HubTransport {
@@ -20,20 +21,8 @@ function withStalledConnection(inner: HubTransport, stalled: number): HubTranspo
         count++;
         if (count !== stalled) return (listener as (c: Connection) => void)(connection);
         let welcomed = false;
-        const wrapped: Connection = {
-          get id() {
-            return connection.id;
-          },
-          get remoteAddress() {
-            return connection.remoteAddress;
-          },
-          get maxFrameBytes() {
-            return connection.maxFrameBytes;
-          },
-          get closed() {
-            return connection.closed;
-          },
-          // The welcome and the join answers go through; after that nothing is ever taken.
+        // The welcome and the join answers go through; after that nothing is ever taken.
+        const wrapped = wrapConnection(connection, {
           send: (frame, options) => {
             if (!welcomed || frame.length < 64) {
               welcomed = true;
@@ -41,9 +30,7 @@ function withStalledConnection(inner: HubTransport, stalled: number): HubTranspo
             }
             return new Promise(() => {});
           },
-          close: (reason, options) => connection.close(reason, options),
-          on: (e, l) => connection.on(e, l),
-        };
+        });
         (listener as (c: Connection) => void)(wrapped);
       });
     },

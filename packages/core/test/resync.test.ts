@@ -8,6 +8,7 @@ import { createClient } from "../src/sync/client.js";
 import { createHub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
 import type { ClientTransport, CloseInfo, Connection, ConnectionEvents } from "../src/transport.js";
+import { wrapConnection } from "./helpers/wrap-connection.js";
 
 /**
  * A client transport that, like NATS core under a slow consumer, loses one relayed `entries` frame
@@ -55,23 +56,10 @@ function lossyOnce(inner: ClientTransport): ClientTransport & { dropped: number 
         }
         events.emit("message", frame);
       });
-      const wrapped: Connection = {
-        get id() {
-          return connection.id;
-        },
-        get remoteAddress() {
-          return connection.remoteAddress;
-        },
-        get maxFrameBytes() {
-          return connection.maxFrameBytes;
-        },
-        get closed() {
-          return closed || connection.closed;
-        },
-        send: (frame, o) => connection.send(frame, o),
-        close: (reason, o) => connection.close(reason, o),
+      const wrapped = wrapConnection(connection, {
+        closed: () => closed || connection.closed,
         on: (event, listener) => events.on(event, listener),
-      };
+      });
       return wrapped;
     },
   };

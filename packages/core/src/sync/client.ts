@@ -287,13 +287,10 @@ class ClientEngine implements Client {
   }
 
   status(): ClientStatus {
-    let files = 0;
-    for (const rec of this.#index.values())
-      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
     return {
       state: this.#state,
       clientId: this.clientId,
-      files,
+      files: this.#liveFiles(),
       pending: this.#inflight + this.#applying + this.#settleTimers.size + this.#deleteCandidates.size,
     };
   }
@@ -1176,13 +1173,20 @@ class ClientEngine implements Client {
     return rec;
   }
 
+  /** Files agreed with the hub and present (not tombstones). */
+  #liveFiles(): number {
+    let files = 0;
+    for (const rec of this.#index.values()) {
+      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
+    }
+    return files;
+  }
+
   #maybeReady(): void {
     if (this.#ready.settled || this.#state !== "live" || !this.#synced) return;
     if (this.#inflight > 0 || this.#applying > 0 || this.#downloads.active > 0) return;
     this.#ready.settled = true;
-    let files = 0;
-    for (const rec of this.#index.values())
-      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
+    const files = this.#liveFiles();
     this.#log.info("ready", { files, seq: this.#hubSeq });
     this.#events.emit("ready", { files, seq: this.#hubSeq });
     this.#ready.resolve();

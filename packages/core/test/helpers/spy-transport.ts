@@ -1,6 +1,7 @@
 import { decodeMessage } from "../../src/protocol/codec.js";
 import type { Message } from "../../src/protocol/messages.js";
 import type { ClientTransport, Connection } from "../../src/transport.js";
+import { wrapConnection } from "./wrap-connection.js";
 
 /** Records every message a client sends and receives, decoded, for assertions about traffic. */
 export class SpyTransport implements ClientTransport {
@@ -24,28 +25,13 @@ export class SpyTransport implements ClientTransport {
       this.bytesReceived += frame.length;
       this.received.push(decodeMessage(frame));
     });
-    const spy = this;
-    return {
-      get id() {
-        return connection.id;
-      },
-      get remoteAddress() {
-        return connection.remoteAddress;
-      },
-      get maxFrameBytes() {
-        return connection.maxFrameBytes;
-      },
-      get closed() {
-        return connection.closed;
-      },
-      send(frame, opts) {
-        spy.bytesSent += frame.length;
-        spy.sent.push(decodeMessage(frame));
+    return wrapConnection(connection, {
+      send: (frame, opts) => {
+        this.bytesSent += frame.length;
+        this.sent.push(decodeMessage(frame));
         return connection.send(frame, opts);
       },
-      on: (event, listener) => connection.on(event, listener),
-      close: (reason) => connection.close(reason),
-    };
+    });
   }
 
   count(direction: "sent" | "received", type: Message["type"]): number {

@@ -291,7 +291,13 @@ class ClientEngine implements Client {
       state: this.#state,
       clientId: this.clientId,
       files: this.#liveFiles(),
-      pending: this.#inflight + this.#applying + this.#settleTimers.size + this.#deleteCandidates.size,
+      // A version waiting to be written again (after a failed write) is pending work too.
+      pending:
+        this.#inflight +
+        this.#applying +
+        this.#settleTimers.size +
+        this.#deleteCandidates.size +
+        [...this.#index.values()].filter((rec) => rec.missed).length,
     };
   }
 

@@ -272,7 +272,14 @@ async function runScenario(scenario: Scenario): Promise<void> {
           JSON.stringify(hub.entries().map((e) => [e.path, e.deleted, e.seq, e.origin, e.mtimeMs])),
         );
         for (const m of members)
-          console.log(m.id, JSON.stringify([...m.fs.snapshot().keys()]), m.client?.status());
+          console.log(
+            m.id,
+            JSON.stringify([...m.fs.snapshot().keys()]),
+            m.client?.status(),
+            JSON.stringify(
+              (m.client as unknown as { _pendingDetail(): unknown } | undefined)?._pendingDetail(),
+            ),
+          );
         const bad = problem?.split(" ").find((w) => w.includes("."));
         const parts = bad?.split("/") ?? [];
         const ancestors = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));

@@ -646,6 +646,11 @@ class ClientEngine implements Client {
     rec.entry = proposal.entry;
     rec.seq = accepted.seq;
     rec.disk = rec.inflightDisk;
+    // A version we could not write earlier is older than the one the hub just took from us.
+    if (rec.missed && rec.missed.seq <= accepted.seq) {
+      rec.missed = undefined;
+      rec.retries = 0;
+    }
     this.#clearInflight(rec);
     this.#hubSeq = Math.max(this.#hubSeq, accepted.seq);
     this.#events.emit("change-sent", {

@@ -41,6 +41,7 @@ export {
   MIN_FRAME_BYTES,
   PROTOCOL_VERSIONS,
 } from "./protocol/constants.js";
+export { MemoryHubJournal } from "./store/hub-journal.js";
 export { MemoryContentStore } from "./store/memory-content-store.js";
 export { createClient } from "./sync/client.js";
 export { conflictName } from "./sync/conflict-name.js";
@@ -67,6 +68,7 @@ export type { LogFields, Logger } from "./logger.js";
 export type { MemoryNetworkOptions } from "./memory/memory-network.js";
 export type * from "./protocol/messages.js";
 export type { ContentStore, Manifest, StoredChunk } from "./store/content-store.js";
+export type { HubJournal, JournalSnapshot } from "./store/hub-journal.js";
 export type {
   ChangeInfo,
   ChangeOp,

@@ -7,7 +7,7 @@ import { decodeMessage } from "../src/protocol/codec.js";
 import { createClient } from "../src/sync/client.js";
 import { createHub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
-import type { ClientTransport, CloseInfo, Connection, ConnectionEvents } from "../src/transport.js";
+import type { ClientTransport, CloseInfo, ConnectionEvents } from "../src/transport.js";
 import { wrapConnection } from "./helpers/wrap-connection.js";
 
 /**

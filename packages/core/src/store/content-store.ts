@@ -26,4 +26,6 @@ export interface ContentStore {
   hasChunk(chunkHash: string): Promise<boolean>;
   putChunk(chunkHash: string, chunk: StoredChunk): Promise<void>;
   putManifest(hash: ContentHash, manifest: Manifest): Promise<void>;
+  /** Optional: removes content whose file hash is not in `keep` (run when no upload is in flight). */
+  collectGarbage?(keep: ReadonlySet<string>): Promise<{ manifests: number; chunks: number }>;
 }

@@ -47,6 +47,8 @@ export interface SessionHost {
   readonly maxQueueBytes: number;
   /** Small files' content, to send inside deliveries. */
   readonly inline: InlineCache;
+  /** Resolves once every committed version is durable (undefined when nothing is persisted). */
+  durable(): Promise<void> | undefined;
   /** Checks the token (constant time); resolves true when it may join. */
   authorize(token: string | undefined): Promise<boolean>;
   /** Registers the session in its space; returns the space. */
@@ -123,6 +125,9 @@ export class HubSession {
     return this.#outgoing.run(async () => {
       try {
         if (this.#state === "closed" || this.connection.closed) return;
+        // A frame may announce versions committed just now: they reach the disk before the wire.
+        await this.#host.durable();
+        if (this.connection.closed) return;
         await this.connection.send(frame);
       } catch (error) {
         if (FrameTooLargeError.isInstance(error))

@@ -1,5 +1,6 @@
 import { isUnder, parentPath } from "../paths.js";
 import type { Delivery, Proposal } from "../protocol/messages.js";
+import type { HubJournal } from "../store/hub-journal.js";
 import type { ClientId, IndexEntry, RelPath } from "../types.js";
 import { decide, sameContent } from "./decide.js";
 
@@ -22,9 +23,29 @@ export class HubSpace {
   readonly name: string;
   readonly index = new Map<RelPath, IndexEntry>();
   seq = 0;
+  readonly #journal: HubJournal | undefined;
 
-  constructor(name: string) {
+  constructor(name: string, journal?: HubJournal) {
     this.name = name;
+    this.#journal = journal;
+  }
+
+  /** Loads what a journal held; the journal already has it, so nothing is recorded. */
+  restore(seq: number, entries: readonly IndexEntry[]): void {
+    this.seq = Math.max(this.seq, seq);
+    for (const e of entries) {
+      this.index.set(e.path, e);
+      if (e.seq > this.seq) this.seq = e.seq;
+    }
+  }
+
+  /** Forgets tombstones older than `before` (ms since epoch); returns how many. */
+  forgetTombstones(before: number): number {
+    const paths: RelPath[] = [];
+    for (const e of this.index.values()) if (e.deleted && e.mtimeMs < before) paths.push(e.path);
+    for (const p of paths) this.index.delete(p);
+    this.#journal?.forget(this.name, paths, this.seq);
+    return paths.length;
   }
 
   /** Decides one proposal (content already present at the hub) and commits it when it wins. */
@@ -62,6 +83,8 @@ export class HubSpace {
     const next: IndexEntry = { ...entry, path, seq: ++this.seq, origin: proposer };
     this.index.set(path, next);
     committed.push(next);
+    // Recorded in the same synchronous step as the decision; frames about it wait for the flush.
+    this.#journal?.record(this.name, committed);
     const outcome: SpaceOutcome = { committed, verdict, current: next };
     if (concurrent && current && !current.deleted && !entry.deleted && !sameContent(current, entry)) {
       outcome.conflict = {

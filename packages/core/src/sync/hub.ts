@@ -1,6 +1,6 @@
 import { constantTimeEqual } from "../content/hash.js";
 import { Emitter, type Unsubscribe } from "../emitter.js";
-import { ConnectionError, type DistSyncError } from "../errors.js";
+import { ConnectionError, DistSyncError } from "../errors.js";
 import { type Logger, noopLogger } from "../logger.js";
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -10,6 +10,7 @@ import {
 } from "../protocol/constants.js";
 import type { HelloMessage, Proposal } from "../protocol/messages.js";
 import type { ContentStore } from "../store/content-store.js";
+import type { HubJournal } from "../store/hub-journal.js";
 import { InlineCache } from "../store/inline-cache.js";
 import { MemoryContentStore } from "../store/memory-content-store.js";
 import type { Connection, HubTransport } from "../transport.js";
@@ -28,6 +29,16 @@ export interface HubOptions {
   transport: HubTransport;
   /** Where content is kept. Default: in memory (lost when the hub stops). */
   store?: ContentStore;
+  /**
+   * Where the index is recorded so a restart loses no acknowledged change (see `openHubStateDir`
+   * in `@distsync/core/node`). Default: none — the index lives in memory and a new hub starts empty.
+   */
+  journal?: HubJournal;
+  /**
+   * How long a deletion is remembered, in ms. A client offline for longer may bring a deleted file
+   * back when it returns. Default 30 days.
+   */
+  tombstoneRetentionMs?: number;
   /** When set, clients must present this token. Default: none (anyone who can connect may join). */
   token?: string;
   /** Default: no logging. */
@@ -92,9 +103,13 @@ class HubEngine implements Hub, SessionHost {
   readonly timeoutMs: number;
   readonly maxFileBytes: number;
   readonly maxQueueBytes: number;
-  readonly epoch = randomId();
+  epoch = randomId();
   readonly inline = new InlineCache();
   readonly #transport: HubTransport;
+  readonly #journal: HubJournal | undefined;
+  readonly #tombstoneRetentionMs: number;
+  #lastPrune = 0;
+  #journalFailed = false;
   readonly #token: string | undefined;
   readonly #events: Emitter<HubEvents>;
   readonly #spaces = new Map<string, HubSpace>();
@@ -106,6 +121,8 @@ class HubEngine implements Hub, SessionHost {
   constructor(options: HubOptions) {
     this.#transport = options.transport;
     this.store = options.store ?? new MemoryContentStore();
+    this.#journal = options.journal;
+    this.#tombstoneRetentionMs = options.tombstoneRetentionMs ?? 30 * 24 * 3600 * 1000;
     this.#token = options.token;
     this.logger = (options.logger ?? noopLogger).child("distsync:hub");
     this.heartbeatMs = options.heartbeat?.intervalMs ?? DEFAULT_HEARTBEAT_MS;
@@ -127,6 +144,7 @@ class HubEngine implements Hub, SessionHost {
         `the transport carries frames of at most ${this.#transport.capabilities.maxFrameBytes} bytes; DistSync needs ${MIN_FRAME_BYTES}`,
       );
     }
+    if (this.#journal) await this.#restore(this.#journal);
     this.#unsubscribe.push(
       this.#transport.on("peer-connected", (connection) => this.#accept(connection)),
       this.#transport.on("error", (error) => this.#events.emit("error", error)),
@@ -143,6 +161,60 @@ class HubEngine implements Hub, SessionHost {
     this.#unsubscribe = [];
     await Promise.all([...this.#sessions].map((s) => s.close("hub stopping")));
     await this.#transport.close();
+    await this.#journal?.flush().catch(() => {});
+  }
+
+  /**
+   * Resolves once every version committed so far is durable. Sessions await it before each frame,
+   * so no client ever hears of a version a crash could take back.
+   */
+  durable(): Promise<void> | undefined {
+    if (!this.#journal) return undefined;
+    return this.#journal.flush().catch((error: unknown) => {
+      if (!this.#journalFailed) {
+        this.#journalFailed = true;
+        const failure = new DistSyncError("internal", (error as Error).message, { cause: error });
+        this.logger.error("cannot record the index; disconnecting every client", { error: failure });
+        this.#events.emit("error", failure);
+        for (const session of this.#sessions) void session.close(failure.message, true);
+      }
+      throw error;
+    });
+  }
+
+  async #restore(journal: HubJournal): Promise<void> {
+    const snapshot = await journal.load();
+    if (snapshot.epoch) this.epoch = snapshot.epoch;
+    else journal.setEpoch(this.epoch);
+    for (const { name, seq, entries } of snapshot.spaces) {
+      const space = new HubSpace(name, journal);
+      space.restore(seq, entries);
+      this.#spaces.set(name, space);
+    }
+    this.#pruneTombstones();
+    await journal.flush();
+    // Content no live version needs (old versions, tombstoned files) is dropped now, while no
+    // upload can be in flight.
+    if (this.store.collectGarbage) {
+      const keep = new Set<string>();
+      for (const space of this.#spaces.values())
+        for (const e of space.index.values()) if (!e.deleted && e.kind === "file") keep.add(e.hash);
+      const removed = await this.store.collectGarbage(keep);
+      this.logger.info("state restored", {
+        spaces: snapshot.spaces.length,
+        entries: snapshot.spaces.reduce((n, s) => n + s.entries.length, 0),
+        removedChunks: removed.chunks,
+      });
+    }
+  }
+
+  #pruneTombstones(): void {
+    this.#lastPrune = Date.now();
+    const before = this.#lastPrune - this.#tombstoneRetentionMs;
+    for (const space of this.#spaces.values()) {
+      const forgotten = space.forgetTombstones(before);
+      if (forgotten > 0) this.logger.info("forgot old deletions", { space: space.name, forgotten });
+    }
   }
 
   status(): HubStatus {
@@ -174,7 +246,7 @@ class HubEngine implements Hub, SessionHost {
     const name = hello.space || DEFAULT_SPACE;
     let space = this.#spaces.get(name);
     if (!space) {
-      space = new HubSpace(name);
+      space = new HubSpace(name, this.#journal);
       this.#spaces.set(name, space);
     }
     // A client that reconnects before its old connection timed out replaces it.
@@ -233,6 +305,7 @@ class HubEngine implements Hub, SessionHost {
 
   #tick(): void {
     const now = Date.now();
+    if (now - this.#lastPrune > Math.min(3600_000, this.#tombstoneRetentionMs)) this.#pruneTombstones();
     for (const session of this.#sessions) {
       if (now - session.lastSeen > this.timeoutMs) {
         this.logger.warn("client silent past the heartbeat timeout", { client: session.clientId });

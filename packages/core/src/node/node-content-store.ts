@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { ContentStore, Manifest, StoredChunk } from "../store/content-store.js";
+import type { ContentHash } from "../types.js";
+
+const HEX = /^[0-9a-f]{16,128}$/;
+const ENCODINGS = ["raw", "deflate"] as const;
+
+/**
+ * The hub's content on disk, addressed by hash: `chunks/ab/<hash>` holds one chunk as it arrived
+ * (a one-byte encoding, its raw size, then the bytes), `manifests/ab/<hash>` a file's list of chunk
+ * hashes. Each file is written to `tmp/` and fsynced before it is renamed into place, so a crash
+ * leaves either nothing or a whole chunk, and the hub never records a version whose content is not
+ * durable. Memory stays bounded whatever the file sizes: only chunks in flight are held.
+ */
+export class NodeContentStore implements ContentStore {
+  readonly #dir: string;
+  /** Hashes known to be on disk, so repeated checks cost no system call. */
+  readonly #knownChunks = new Set<string>();
+  readonly #knownManifests = new Set<string>();
+  #ready: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Creates the layout and removes temp files a crash left behind. */
+  open(): Promise<void> {
+    this.#ready ??= (async () => {
+      await rm(join(this.#dir, "tmp"), { recursive: true, force: true });
+      await mkdir(join(this.#dir, "tmp"), { recursive: true });
+      await mkdir(join(this.#dir, "chunks"), { recursive: true });
+      await mkdir(join(this.#dir, "manifests"), { recursive: true });
+    })();
+    return this.#ready;
+  }
+
+  async hasContent(hash: ContentHash): Promise<boolean> {
+    return this.#exists(this.#knownManifests, "manifests", hash);
+  }
+
+  async getManifest(hash: ContentHash): Promise<Manifest | undefined> {
+    const bytes = await this.#read("manifests", hash);
+    if (!bytes) return undefined;
+    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+    this.#knownManifests.add(hash);
+    return manifest;
+  }
+
+  async hasChunk(chunkHash: string): Promise<boolean> {
+    return this.#exists(this.#knownChunks, "chunks", chunkHash);
+  }
+
+  async getChunk(chunkHash: string): Promise<StoredChunk | undefined> {
+    const bytes = await this.#read("chunks", chunkHash);
+    if (!bytes || bytes.length < 5) return undefined;
+    const encoding = ENCODINGS[bytes[0] as number];
+    if (!encoding) return undefined;
+    const size = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0, true);
+    return { size, encoding, data: bytes.subarray(5) };
+  }
+
+  async putChunk(chunkHash: string, chunk: StoredChunk): Promise<void> {
+    if (await this.hasChunk(chunkHash)) return;
+    const header = new Uint8Array(5);
+    header[0] = ENCODINGS.indexOf(chunk.encoding);
+    new DataView(header.buffer).setUint32(1, chunk.size, true);
+    await this.#write("chunks", chunkHash, [header, chunk.data]);
+    this.#knownChunks.add(chunkHash);
+  }
+
+  async putManifest(hash: ContentHash, manifest: Manifest): Promise<void> {
+    if (await this.hasContent(hash)) return;
+    const json = JSON.stringify({ size: manifest.size, chunks: manifest.chunks });
+    await this.#write("manifests", hash, [new TextEncoder().encode(json)]);
+    this.#knownManifests.add(hash);
+  }
+
+  /**
+   * Removes content no live version needs: manifests not in `keep`, then chunks no kept manifest
+   * lists. Returns what it removed. Run it when no upload is in flight (the hub does, at start).
+   */
+  async collectGarbage(keep: ReadonlySet<string>): Promise<{ manifests: number; chunks: number }> {
+    await this.open();
+    const removed = { manifests: 0, chunks: 0 };
+    const liveChunks = new Set<string>();
+    for (const hash of await this.#list("manifests")) {
+      if (keep.has(hash)) {
+        const manifest = await this.getManifest(hash as ContentHash);
+        for (const c of manifest?.chunks ?? []) liveChunks.add(c);
+        continue;
+      }
+      await rm(this.#path("manifests", hash), { force: true });
+      this.#knownManifests.delete(hash);
+      removed.manifests++;
+    }
+    for (const hash of await this.#list("chunks")) {
+      if (liveChunks.has(hash)) continue;
+      await rm(this.#path("chunks", hash), { force: true });
+      this.#knownChunks.delete(hash);
+      removed.chunks++;
+    }
+    return removed;
+  }
+
+  #path(kind: string, hash: string): string {
+    if (!HEX.test(hash)) throw new Error(`not a content hash: ${JSON.stringify(hash.slice(0, 80))}`);
+    return join(this.#dir, kind, hash.slice(0, 2), hash);
+  }
+
+  async #exists(known: Set<string>, kind: string, hash: string): Promise<boolean> {
+    if (known.has(hash)) return true;
+    if (!HEX.test(hash)) return false;
+    try {
+      await stat(this.#path(kind, hash));
+      known.add(hash);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #read(kind: string, hash: string): Promise<Uint8Array | undefined> {
+    if (!HEX.test(hash)) return undefined;
+    try {
+      return await readFile(this.#path(kind, hash));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async #write(kind: string, hash: string, parts: Uint8Array[]): Promise<void> {
+    await this.open();
+    const final = this.#path(kind, hash);
+    const temp = join(this.#dir, "tmp", `${hash.slice(0, 16)}-${randomBytes(6).toString("hex")}`);
+    const file = await open(temp, "w");
+    try {
+      await file.writev(parts);
+      await file.datasync();
+    } catch (error) {
+      await file.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await file.close();
+    await mkdir(join(this.#dir, kind, hash.slice(0, 2)), { recursive: true });
+    await rename(temp, final);
+  }
+
+  async #list(kind: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const prefix of await readdir(join(this.#dir, kind)).catch(() => [] as string[])) {
+      for (const name of await readdir(join(this.#dir, kind, prefix)).catch(() => [] as string[])) {
+        if (HEX.test(name)) out.push(name);
+      }
+    }
+    return out;
+  }
+}

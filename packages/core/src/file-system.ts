@@ -79,4 +79,11 @@ export interface FileSystem {
   rmdir(path: RelPath): Promise<void>;
   /** Starts watching; resolves once the watcher is ready (events after that are reported). */
   watch(listener: (event: WatchEvent) => void): Promise<Watcher>;
+  /**
+   * Optional: reads a small state blob the client keeps beside the synced content but never syncs
+   * (its index of agreed versions, so offline deletions are noticed at the next start).
+   */
+  loadState?(name: string): Promise<Uint8Array | undefined>;
+  /** Optional: replaces a state blob atomically (a crash leaves the old one or the new one). */
+  saveState?(name: string, data: Uint8Array): Promise<void>;
 }

@@ -235,6 +235,18 @@ export class MemoryFileSystem implements FileSystem {
     this.#emit({ type: "remove", path, kind: "directory" });
   }
 
+  readonly #state = new Map<string, Uint8Array>();
+
+  // Kept apart from the tree: state is never synced and never shows in snapshot().
+  async loadState(name: string): Promise<Uint8Array | undefined> {
+    const data = this.#state.get(name);
+    return data && new Uint8Array(data);
+  }
+
+  async saveState(name: string, data: Uint8Array): Promise<void> {
+    this.#state.set(name, new Uint8Array(data));
+  }
+
   async watch(listener: (event: WatchEvent) => void): Promise<Watcher> {
     this.#requireRoot("watch", "");
     const subscription: Subscription = { listener, active: true };

@@ -26,7 +26,7 @@ import type {
   WatchEvent,
   Watcher,
 } from "../file-system.js";
-import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem } from "../paths.js";
+import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem, STATE_DIR_NAME } from "../paths.js";
 import type { RelPath } from "../types.js";
 import { watchWithTrailingEvents } from "./trailing-watch-events.js";
 
@@ -219,6 +219,40 @@ export class NodeFileSystem implements FileSystem {
     } catch (error) {
       await handle.close().catch(() => {});
       throw mapError("open", path, error);
+    }
+  }
+
+  /** Reads `<root>/.distsync/<name>`: state the client keeps beside the content, never synced. */
+  async loadState(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await fsp.readFile(nodePath.join(this.root, STATE_DIR_NAME, stateName(name))));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw mapError("read state", STATE_DIR_NAME as RelPath, error);
+    }
+  }
+
+  /** Replaces `<root>/.distsync/<name>` atomically (temp, fsync, rename). */
+  async saveState(name: string, data: Uint8Array): Promise<void> {
+    const dir = nodePath.join(this.root, STATE_DIR_NAME);
+    const final = nodePath.join(dir, stateName(name));
+    const temp = `${final}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      // Not recursive: a root that is gone must stay gone, not come back holding our state.
+      await fsp.mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "EEXIST") throw error;
+      });
+      const handle = await fsp.open(temp, "w");
+      try {
+        await handle.writeFile(data);
+        if (this.#durable) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(temp, final);
+    } catch (error) {
+      await fsp.rm(temp, { force: true }).catch(() => {});
+      throw mapError("save state", STATE_DIR_NAME as RelPath, error);
     }
   }
 
@@ -831,4 +865,9 @@ function watchError(root: string, error: unknown): FileSystemError {
       "Raise the open-file limit (ulimit -n) or fs.inotify.max_user_instances";
   }
   return new FileSystemError(message, { path: root, systemCode }, { cause: error });
+}
+
+/** State names become file names: anything but a safe character is replaced. */
+function stateName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 120);
 }

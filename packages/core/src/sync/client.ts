@@ -38,6 +38,7 @@ import { conflictName } from "./conflict-name.js";
 import { sameContent, sameVersion } from "./decide.js";
 import { Downloads } from "./downloads.js";
 import { randomId } from "./hub.js";
+import { decodeSavedIndex, encodeSavedIndex, type SavedRecord } from "./saved-index.js";
 import { KeyedQueue, SerialQueue } from "./serial-queue.js";
 
 /** Why a client stopped. */
@@ -84,6 +85,13 @@ export interface ClientOptions {
   deleteSettleMs?: number;
   /** When to compress content. Default `"auto"` (skip incompressible data). */
   compression?: CompressionPolicy;
+  /**
+   * Keep the index of versions agreed with the hub in the file system's state (for the Node file
+   * system: `<dir>/.distsync/`, never synced), so what changed while the client was stopped —
+   * deletions included — is noticed at the next start instead of being undone. Default true
+   * (ignored by file systems without `saveState`).
+   */
+  persistIndex?: boolean;
 }
 
 export type ChangeOp = "write" | "delete" | "mkdir";
@@ -173,6 +181,9 @@ type State = ClientStatus["state"];
 /** Re-joins without `reconnect` after transports reported lost frames, before giving up. */
 const MAX_RESYNCS = 100;
 
+/** How long the saved index may lag behind the agreed versions (it is also saved at stop). */
+const SAVE_INDEX_DELAY_MS = 1000;
+
 /** Files read and hashed at once while building the join index. */
 const INDEX_READ_WINDOW = 16;
 
@@ -208,6 +219,9 @@ class ClientEngine implements Client {
   readonly #deferred = new Set<RelPath>();
   readonly #downloads: Downloads;
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #persistIndex: boolean;
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  #saving: Promise<void> = Promise.resolve();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #state: State = "idle";
@@ -245,6 +259,7 @@ class ClientEngine implements Client {
     this.#settleMs = options.settleMs ?? 20;
     this.#deleteSettleMs = options.deleteSettleMs ?? 60;
     this.#compression = options.compression ?? "auto";
+    this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
     this.#events = new Emitter((error) => this.#log.error("client listener threw", { error }));
     this.#downloads = new Downloads((hash) => this.#send({ type: "fetch", hash }));
     this.closed = new Promise((resolve) => {
@@ -321,6 +336,7 @@ class ClientEngine implements Client {
         );
         return this.#ready.promise;
       }
+      await this.#loadIndex();
       this.#watcher = await this.#fs.watch((event) => this.#onWatch(event));
     } catch (error) {
       await this.#finish("error", asError(error));
@@ -458,6 +474,12 @@ class ClientEngine implements Client {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = undefined;
+      if (reason !== "directory-removed") await this.#saveIndex();
+    }
+    await this.#saving;
     for (const t of this.#settleTimers.values()) clearTimeout(t);
     this.#settleTimers.clear();
     this.#deleteCandidates.clear();
@@ -646,6 +668,7 @@ class ClientEngine implements Client {
     rec.entry = proposal.entry;
     rec.seq = accepted.seq;
     rec.disk = rec.inflightDisk;
+    this.#scheduleSave();
     // A version we could not write earlier is older than the one the hub just took from us.
     if (rec.missed && rec.missed.seq <= accepted.seq) {
       rec.missed = undefined;
@@ -884,6 +907,56 @@ class ClientEngine implements Client {
     rec.entry = delivery.entry;
     rec.seq = delivery.seq;
     rec.disk = stat ? { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable } : undefined;
+    this.#scheduleSave();
+  }
+
+  // ---------------------------------------------------------------- the saved index
+
+  #stateName(): string {
+    return `index-${this.#space}`;
+  }
+
+  /** Loads the index a previous run saved: what this folder held when it last agreed with the hub. */
+  async #loadIndex(): Promise<void> {
+    if (!this.#persistIndex) return;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#fs.loadState?.(this.#stateName());
+    } catch (error) {
+      this.#log.warn("cannot read the saved index; starting without it", { error: String(error) });
+      return;
+    }
+    if (!bytes) return;
+    const saved = decodeSavedIndex(this.#space, bytes);
+    if (!saved) {
+      this.#log.warn("the saved index is damaged or from another version; starting without it");
+      return;
+    }
+    for (const [path, record] of saved.records) {
+      this.#index.set(path, { entry: record.entry, seq: record.seq, disk: record.disk });
+    }
+    this.#epoch = saved.epoch;
+    this.#log.info("loaded the saved index", { paths: saved.records.size });
+  }
+
+  #scheduleSave(): void {
+    if (!this.#persistIndex || this.#saveTimer || this.#state === "closed") return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#saveIndex();
+    }, SAVE_INDEX_DELAY_MS);
+  }
+
+  #saveIndex(): Promise<void> {
+    const records = new Map<RelPath, SavedRecord>();
+    for (const [path, rec] of this.#index) {
+      if (rec.entry) records.set(path, { entry: rec.entry, seq: rec.seq, disk: rec.disk });
+    }
+    const bytes = encodeSavedIndex(this.#space, { epoch: this.#epoch, records });
+    this.#saving = this.#saving
+      .then(() => this.#fs.saveState?.(this.#stateName(), bytes))
+      .catch((error: unknown) => this.#log.warn("cannot save the index", { error: String(error) }));
+    return this.#saving;
   }
 
   // ---------------------------------------------------------------- local changes

@@ -39,6 +39,11 @@ export interface Accepted {
   path: RelPath;
   seq: number;
   hash: ContentHash | "";
+  /**
+   * Set when the hub recorded another mtime than proposed (an mtime from the future, clamped to
+   * the hub's clock): the proposer adopts it.
+   */
+  mtimeMs?: number;
 }
 
 export type HelloMessage = {

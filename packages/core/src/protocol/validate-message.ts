@@ -124,6 +124,7 @@ function checkAccepted(value: unknown, where: string): void {
   path(value, where);
   int(value, "seq", where, 1);
   str(value, "hash", where);
+  if (value.mtimeMs !== undefined) finite(value, "mtimeMs", where);
 }
 
 /** Checks that `value` is exactly one of the messages in PROTOCOL.md. */

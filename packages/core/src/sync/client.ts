@@ -668,6 +668,11 @@ class ClientEngine implements Client {
     rec.entry = proposal.entry;
     rec.seq = accepted.seq;
     rec.disk = rec.inflightDisk;
+    if (accepted.mtimeMs !== undefined && accepted.mtimeMs !== proposal.entry.mtimeMs) {
+      // The hub recorded the hub's time instead of an mtime from the future: so does the disk.
+      rec.entry = { ...proposal.entry, mtimeMs: accepted.mtimeMs };
+      this.#adoptMtime(accepted.path, rec, accepted.mtimeMs);
+    }
     this.#scheduleSave();
     // A version we could not write earlier is older than the one the hub just took from us.
     if (rec.missed && rec.missed.seq <= accepted.seq) {
@@ -683,6 +688,21 @@ class ClientEngine implements Client {
       size: proposal.entry.size,
     });
     if (rec.rescan) this.#settle(accepted.path);
+  }
+
+  #adoptMtime(path: RelPath, rec: LocalRecord, mtimeMs: number): void {
+    const expected = rec.disk;
+    void this.#paths
+      .run(path, async () => {
+        if (rec.entry?.deleted) return;
+        const stat = await this.#fs.stat(path);
+        // Only the version the hub took: an edit made since is a change of its own.
+        if (!stat || (expected && !sameStat(stat, expected))) return;
+        await this.#fs.setAttributes(path, { mtimeMs });
+        const now = await this.#fs.stat(path);
+        if (now) rec.disk = { size: now.size, mtimeMs: now.mtimeMs, executable: now.executable };
+      })
+      .catch((error) => this.#emitError(asError(error)));
   }
 
   #clearInflight(rec: LocalRecord): void {

@@ -47,6 +47,8 @@ export interface SessionHost {
   readonly maxQueueBytes: number;
   /** Small files' content, to send inside deliveries. */
   readonly inline: InlineCache;
+  /** How far ahead of the hub's clock an mtime may be before it is clamped to the hub's clock. */
+  readonly maxFutureMs: number;
   /** Resolves once every committed version is durable (undefined when nothing is persisted). */
   durable(): Promise<void> | undefined;
   /** Checks the token (constant time); resolves true when it may join. */
@@ -86,6 +88,8 @@ export class HubSession {
   /** Proposals that won their first decision and wait for their content, by content hash. */
   readonly #awaiting = new Map<ContentHash, Proposal[]>();
   readonly #uploads = new Map<ContentHash, Upload>();
+  /** Proposals whose mtime was clamped: their ack tells the proposer the recorded mtime. */
+  readonly #clamped = new WeakSet<Proposal>();
   readonly #log: Logger;
   #queuedBytes = 0;
 
@@ -301,8 +305,20 @@ export class HubSession {
     // Content checks are asynchronous; they all happen before the synchronous decisions below.
     // Per item: content present, content still to upload, or refused (already answered).
     const ready: (boolean | "refused")[] = [];
+    const latest = Date.now() + this.#host.maxFutureMs;
     for (const item of items) {
       if (join) this.#mentioned.add(item.path);
+      if (item.entry.mtimeMs > latest) {
+        // A clock running ahead must not win every later clash: the version is recorded at the
+        // hub's time, and the proposer told so in its ack.
+        this.#log.warn("mtime from the future clamped to the hub's clock", {
+          client: this.clientId,
+          path: item.path,
+          aheadMs: Math.round(item.entry.mtimeMs - Date.now()),
+        });
+        item.entry = { ...item.entry, mtimeMs: Date.now() };
+        this.#clamped.add(item);
+      }
       if (item.entry.size > this.#host.maxFileBytes) {
         await this.fail(
           new ContentError(
@@ -356,7 +372,12 @@ export class HubSession {
     switch (outcome.verdict) {
       case "accept": {
         const last = outcome.committed[outcome.committed.length - 1] as IndexEntry;
-        acks.push({ path: last.path, seq: last.seq, hash: last.hash });
+        acks.push({
+          path: last.path,
+          seq: last.seq,
+          hash: last.hash,
+          ...(this.#clamped.has(item) ? { mtimeMs: last.mtimeMs } : {}),
+        });
         // Revived ancestors are news for the proposer too; its own entry is acknowledged.
         const ancestors = outcome.committed.slice(0, -1).map((e) => toDelivery(e, "current"));
         replies.push(...ancestors);

@@ -39,6 +39,11 @@ export interface HubOptions {
    * back when it returns. Default 30 days.
    */
   tombstoneRetentionMs?: number;
+  /**
+   * An mtime further ahead of the hub's clock than this is recorded as the hub's current time (a
+   * client with a clock in the future would otherwise win every later clash). Default 5 minutes.
+   */
+  maxFutureMs?: number;
   /** When set, clients must present this token. Default: none (anyone who can connect may join). */
   token?: string;
   /** Default: no logging. */
@@ -103,6 +108,7 @@ class HubEngine implements Hub, SessionHost {
   readonly timeoutMs: number;
   readonly maxFileBytes: number;
   readonly maxQueueBytes: number;
+  readonly maxFutureMs: number;
   epoch = randomId();
   readonly inline = new InlineCache();
   readonly #transport: HubTransport;
@@ -122,6 +128,7 @@ class HubEngine implements Hub, SessionHost {
     this.#transport = options.transport;
     this.store = options.store ?? new MemoryContentStore();
     this.#journal = options.journal;
+    this.maxFutureMs = options.maxFutureMs ?? 5 * 60_000;
     this.#tombstoneRetentionMs = options.tombstoneRetentionMs ?? 30 * 24 * 3600 * 1000;
     this.#token = options.token;
     this.logger = (options.logger ?? noopLogger).child("distsync:hub");

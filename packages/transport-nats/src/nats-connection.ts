@@ -11,7 +11,7 @@ import type {
 } from "@distsync/core";
 import { ClosedError, ConnectionError, Emitter, FrameTooLargeError, ProtocolError } from "@distsync/core";
 import { abortError, type Outflow } from "./nats-link.js";
-import { decodeMessage, decodeText, encodeMessage, encodeText, Kind, PREFIX_BYTES } from "./wire.js";
+import { decodeMessage, decodeText, encodeMessage, encodeText, Flag, Kind, PREFIX_BYTES } from "./wire.js";
 
 /**
  * Bytes a connection queues for its first `message` listener before it gives up (NATS cannot
@@ -189,6 +189,8 @@ export class NatsTransportConnection implements Connection {
         return;
       case Kind.abort: {
         const said = decodeText(message.payload);
+        // The peer lost frames of ours: this side resyncs too (a client re-joins at once).
+        if ((message.flags & Flag.resync) !== 0) this.#resync = true;
         this.#failure = new ConnectionError(
           `connection ${this.id}: the peer dropped the connection${said === "" ? "" : `: ${said}`}`,
         );
@@ -211,7 +213,7 @@ export class NatsTransportConnection implements Connection {
     this.#failure ??= error;
     this.#logger.warn("closing connection", { id: this.id, error: error.message });
     this.#stop(new ClosedError(`connection ${this.id} failed while send waited for NATS: ${error.message}`));
-    this.#tellPeer(Kind.abort, error.message);
+    this.#tellPeer(Kind.abort, error.message, this.#resync ? Flag.resync : 0);
     this.#finish();
   }
 
@@ -235,9 +237,12 @@ export class NatsTransportConnection implements Connection {
   }
 
   /** Best effort: one message to the peer; a NATS connection that is gone makes it a no-op. */
-  #tellPeer(kind: Kind, reason: string): void {
+  #tellPeer(kind: Kind, reason: string, flags = 0): void {
     try {
-      this.#outflow.publish(this.sendSubject, encodeMessage(kind, this.#nextOut, truncateUtf8(reason)));
+      this.#outflow.publish(
+        this.sendSubject,
+        encodeMessage(kind, this.#nextOut, truncateUtf8(reason), flags),
+      );
       this.#nextOut += 1;
     } catch {
       // Closed or draining: the peer learns of it from its own NATS connection or its heartbeats.

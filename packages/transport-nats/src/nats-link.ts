@@ -212,6 +212,15 @@ export async function openNatsConnection(
       );
     }
     authenticator = credsAuthenticator(creds);
+    try {
+      // Parses the JWT and the seed now: a broken file is named here, not as a failed connect.
+      authenticator(undefined);
+    } catch (error) {
+      throw new ConnectionError(
+        `the NATS credentials file ${resolved.credsFile} is not a .creds file (a user JWT and an NKey seed): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   }
   const options: NodeConnectionOptions = {
     servers: resolved.servers,

@@ -4,7 +4,7 @@
 /** The default subject prefix: a hub listens on `distsync.hub.connect`. */
 export const DEFAULT_SUBJECT_PREFIX = "distsync";
 
-/** Bytes in front of every frame: kind (1), reserved (1), sequence number (6, big-endian). */
+/** Bytes in front of every frame: kind (1), flags (1), sequence number (6, big-endian). */
 export const PREFIX_BYTES = 8;
 
 /** The version of this transport's own handshake (not DistSync's protocol version). */
@@ -21,6 +21,15 @@ export const Kind = {
 } as const;
 
 export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** Bits of the flags byte (the second byte of the prefix; 0 when none applies). */
+export const Flag = {
+  /**
+   * On an abort: the sender gave up because frames were lost (a gap in the sequence numbers), not
+   * because it failed. The receiver then closes with `resync` too, so its engine re-joins at once.
+   */
+  resync: 1,
+} as const;
 
 /** The largest sequence number the 6-byte field holds; a connection never gets near it. */
 const MAX_SEQUENCE = 2 ** 48 - 1;
@@ -63,13 +72,14 @@ export function subjectsFor(prefix: string): Subjects {
 }
 
 /** `frame` behind the prefix, in a new buffer (so the caller may reuse its own at once). */
-export function encodeMessage(kind: Kind, sequence: number, payload: Uint8Array): Uint8Array {
+export function encodeMessage(kind: Kind, sequence: number, payload: Uint8Array, flags = 0): Uint8Array {
   if (!Number.isSafeInteger(sequence) || sequence < 0 || sequence > MAX_SEQUENCE) {
     throw new RangeError(`sequence number out of range: ${sequence}`);
   }
   const out = new Uint8Array(PREFIX_BYTES + payload.byteLength);
   const view = new DataView(out.buffer);
   view.setUint8(0, kind);
+  view.setUint8(1, flags);
   view.setUint16(2, Math.floor(sequence / 2 ** 32));
   view.setUint32(4, sequence >>> 0);
   out.set(payload, PREFIX_BYTES);
@@ -79,6 +89,8 @@ export function encodeMessage(kind: Kind, sequence: number, payload: Uint8Array)
 export interface DecodedMessage {
   /** The kind byte as sent (unknown kinds are the caller's to reject). */
   kind: number;
+  /** The flags byte ({@link Flag}); unknown bits are ignored. */
+  flags: number;
   sequence: number;
   /** A plain `Uint8Array` view of the bytes after the prefix (no copy). */
   payload: Uint8Array;
@@ -90,6 +102,7 @@ export function decodeMessage(data: Uint8Array): DecodedMessage | undefined {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   return {
     kind: view.getUint8(0),
+    flags: view.getUint8(1),
     sequence: view.getUint16(2) * 2 ** 32 + view.getUint32(4),
     payload: new Uint8Array(data.buffer, data.byteOffset + PREFIX_BYTES, data.byteLength - PREFIX_BYTES),
   };

@@ -1,4 +1,7 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import * as nodePath from "node:path";
 import type { CloseInfo, Connection } from "@distsync/core";
 import { ConnectionError, FrameTooLargeError } from "@distsync/core";
 import { waitFor } from "@distsync/core/testing";
@@ -14,6 +17,7 @@ import {
   redactUrl,
 } from "../src/index.js";
 import { encodeMessage, encodeText, Kind } from "../src/wire.js";
+import { decentralizedAuth } from "./helpers/nats-auth.js";
 import {
   type NatsServer,
   requireNatsServer,
@@ -205,6 +209,10 @@ describe.skipIf(!hasNats)("nats transport", () => {
       expect(ConnectionError.isInstance(clientSide.closes[0]?.error)).toBe(true);
       expect(clientSide.closes[0]?.error?.message).toMatch(/frames lost: expected 2, got 3/);
       expect(connection.closed).toBe(true);
+      // Both sides close marked `resync`: the side that lost frames, and the side that learns of it
+      // from the abort message (so a client re-joins even when it was the hub that lost frames).
+      expect(hubClose?.resync).toBe(true);
+      expect(clientSide.closes[0]?.resync).toBe(true);
     });
 
     it("closes on a reordered or duplicated frame on the client side", async () => {
@@ -227,9 +235,13 @@ describe.skipIf(!hasNats)("nats transport", () => {
       const connection = await client({ subjectPrefix: prefix }).connect();
       await waitFor(() => connected.length === 1);
       const hubSide = record(connected[0]!);
+      const clientSide = record(connection);
       (await raw()).publish(connection.sendSubject, encodeText("hi"));
-      await waitFor(() => hubSide.closes.length === 1);
+      await waitFor(() => hubSide.closes.length === 1 && clientSide.closes.length === 1);
       expect(hubSide.closes[0]?.error?.code).toBe("protocol");
+      // A broken peer is no lost frame: neither side asks for a resync.
+      expect(hubSide.closes[0]?.resync).toBeUndefined();
+      expect(clientSide.closes[0]?.resync).toBeUndefined();
     });
 
     it("keeps order and content through a small send window (backpressure)", async () => {
@@ -361,6 +373,80 @@ describe.skipIf(!hasNats)("nats transport", () => {
       );
       expect(ConnectionError.isInstance(error), String(error)).toBe(true);
       expect((error as Error).message).toMatch(/refused the credentials/);
+    });
+
+    it("authenticates hub and clients with .creds files (operator mode, README permissions), and refuses wrong ones", async () => {
+      const auth = await decentralizedAuth();
+      const secured = await startNatsServer({ config: auth.config });
+      cleanups.push(() => secured.stop());
+      const dir = await mkdtemp(nodePath.join(tmpdir(), "distsync-creds-"));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const file = async (name: string, text: string): Promise<string> => {
+        const path = nodePath.join(dir, name);
+        await writeFile(path, text, { mode: 0o600 });
+        return path;
+      };
+      // The default prefix: the users' permissions are those the README lists for `distsync`.
+      const hub = createNatsHubTransport({
+        url: secured.url,
+        credsFile: await file("hub.creds", auth.hubCreds),
+      });
+      const connected: Connection[] = [];
+      hub.on("peer-connected", (connection) => {
+        connected.push(connection);
+      });
+      cleanups.push(() => hub.close());
+      await hub.listen();
+      const transport = createNatsClientTransport({
+        url: secured.url,
+        credsFile: await file("client.creds", auth.clientCreds),
+      });
+      cleanups.push(() => transport.close());
+      const connection = await transport.connect();
+      await waitFor(() => connected.length === 1);
+      const hubSide = record(connected[0]!);
+      const clientSide = record(connection);
+      await connection.send(Uint8Array.of(1, 2, 3));
+      await connected[0]!.send(Uint8Array.of(4, 5));
+      await waitFor(() => hubSide.frames.length === 1 && clientSide.frames.length === 1);
+      expect([...hubSide.frames[0]!]).toEqual([1, 2, 3]);
+      expect([...clientSide.frames[0]!]).toEqual([4, 5]);
+
+      // Without credentials, or with a user of an unknown account, or a JWT whose seed is not its own.
+      const refusals = [
+        createNatsClientTransport({ url: secured.url }),
+        createNatsClientTransport({
+          url: secured.url,
+          credsFile: await file("stranger.creds", auth.strangerCreds),
+        }),
+        createNatsClientTransport({
+          url: secured.url,
+          credsFile: await file("mismatch.creds", auth.mismatchedCreds),
+        }),
+        createNatsHubTransport({
+          url: secured.url,
+          subjectPrefix: "other",
+          credsFile: nodePath.join(dir, "stranger.creds"),
+        }),
+      ];
+      for (const refused of refusals) {
+        const error = await rejectionOf("listen" in refused ? refused.listen() : refused.connect());
+        expect(ConnectionError.isInstance(error), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(
+          `the NATS server at ${secured.url} refused the credentials: Authorization Violation`,
+        );
+      }
+      // A file that is not a .creds file is named as such before any connect.
+      const broken = await rejectionOf(
+        createNatsClientTransport({
+          url: secured.url,
+          credsFile: await file("broken.creds", "not a creds file\n"),
+        }).connect(),
+      );
+      expect(ConnectionError.isInstance(broken), String(broken)).toBe(true);
+      expect((broken as Error).message).toMatch(
+        /the NATS credentials file .*broken\.creds is not a \.creds file/,
+      );
     });
 
     it("fails with a ConnectionError naming a credentials file it cannot read", async () => {

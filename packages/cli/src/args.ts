@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./cli-error.js";
 import { type ConfigFile, readConfigFile } from "./config-file.js";
 
-export type CommandName = "serve" | "sync";
+export type CommandName = "serve" | "sync" | "status";
 export type ConflictPolicy = "lww" | "keep";
 
 interface CommonOptions {
@@ -32,6 +32,14 @@ export interface ServeOptions extends CommonOptions {
   port: number;
   /** The NATS server URL(s) to run the hub on instead of WebSocket (`--nats`). */
   nats: string | undefined;
+  /** With `--nats`: serve the status page and metrics on this port (WebSocket hubs use `port`). */
+  httpPort: number | undefined;
+  /** With `--http-port`: the interface for it. */
+  httpHost: string;
+  /** Where the hub keeps its index and content across restarts; `undefined` keeps the index in memory. */
+  stateDir: string | undefined;
+  /** Days a deletion is remembered. */
+  tombstoneDays: number;
 }
 
 export interface SyncOptions extends CommonOptions {
@@ -45,6 +53,8 @@ export interface SyncOptions extends CommonOptions {
   reconnect: boolean;
   name: string | undefined;
   conflicts: ConflictPolicy;
+  /** Send deletions even when most files vanish at once (the mass-deletion guard off). */
+  allowMassDelete: boolean;
   settleMs: number | undefined;
   /** A PEM file of the CA (or self-signed certificate) to trust for `wss://`. */
   ca: string | undefined;
@@ -53,9 +63,19 @@ export interface SyncOptions extends CommonOptions {
   port: number | undefined;
 }
 
+/** `distsync status`: asks a running hub for its status over HTTP. */
+export interface StatusOptions extends CommonOptions {
+  command: "status";
+  /** The hub: its client URL (`ws://`, `wss://`) or its HTTP address (`http://`, `https://`). */
+  server: string;
+  /** A PEM file of the CA (or self-signed certificate) to trust for `wss://` and `https://`. */
+  ca: string | undefined;
+}
+
 export type CliCommand =
   | ServeOptions
   | SyncOptions
+  | StatusOptions
   | { command: "help"; topic: CommandName | undefined }
   | { command: "version" };
 
@@ -67,6 +87,7 @@ export interface ParseContext {
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_SPACE = "default";
+export const DEFAULT_TOMBSTONE_DAYS = 30;
 
 type Kind = "string" | "boolean" | "integer";
 
@@ -87,29 +108,36 @@ interface OptionSpec {
 const BOTH: readonly CommandName[] = ["serve", "sync"];
 const SYNC: readonly CommandName[] = ["sync"];
 const SERVE: readonly CommandName[] = ["serve"];
+const ALL: readonly CommandName[] = ["serve", "sync", "status"];
+const SYNC_STATUS: readonly CommandName[] = ["sync", "status"];
 
 /** Every option that a flag or a config key can set. Names are the long flags. */
 const SPECS = {
   host: { kind: "string", commands: BOTH, embeddedHubOnly: true, webSocketOnly: true },
   port: { kind: "integer", commands: BOTH, min: 0, max: 65535, embeddedHubOnly: true, webSocketOnly: true },
-  token: { kind: "string", commands: BOTH },
+  token: { kind: "string", commands: ALL },
   "heartbeat-ms": { kind: "integer", commands: BOTH, min: 10, max: 3_600_000, embeddedHubOnly: true },
   "timeout-ms": { kind: "integer", commands: BOTH, min: 20, max: 86_400_000, embeddedHubOnly: true },
-  json: { kind: "boolean", commands: BOTH },
+  json: { kind: "boolean", commands: ALL },
   quiet: { kind: "boolean", commands: BOTH },
   verbose: { kind: "boolean", commands: BOTH },
-  server: { kind: "string", commands: SYNC },
+  server: { kind: "string", commands: SYNC_STATUS },
   space: { kind: "string", commands: SYNC },
   once: { kind: "boolean", commands: SYNC },
   reconnect: { kind: "boolean", commands: SYNC },
   name: { kind: "string", commands: SYNC },
   conflicts: { kind: "string", commands: SYNC, choices: ["lww", "keep"] },
   "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
-  ca: { kind: "string", commands: SYNC },
+  "allow-mass-delete": { kind: "boolean", commands: SYNC },
+  ca: { kind: "string", commands: SYNC_STATUS },
   nats: { kind: "string", commands: SERVE },
+  "state-dir": { kind: "string", commands: SERVE },
+  "tombstone-days": { kind: "integer", commands: SERVE, min: 1, max: 36_500 },
   "nats-token": { kind: "string", commands: BOTH, natsOnly: true },
   "nats-creds": { kind: "string", commands: BOTH, natsOnly: true },
   "subject-prefix": { kind: "string", commands: BOTH, natsOnly: true },
+  "http-port": { kind: "integer", commands: SERVE, min: 0, max: 65535, natsOnly: true },
+  "http-host": { kind: "string", commands: SERVE, natsOnly: true },
 } as const satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof SPECS;
@@ -215,6 +243,20 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
       host: str("host") ?? DEFAULT_HOST,
       port: int("port") ?? DEFAULT_PORT,
       nats,
+      httpPort: int("http-port"),
+      httpHost: str("http-host") ?? DEFAULT_HOST,
+      stateDir: str("state-dir"),
+      tombstoneDays: int("tombstone-days") ?? DEFAULT_TOMBSTONE_DAYS,
+    };
+  }
+
+  if (command === "status") {
+    if (rest.length > 0) throw new UsageError(`'status' takes no arguments (got '${rest[0]}')`);
+    return {
+      command,
+      ...common,
+      server: str("server") ?? `ws://${DEFAULT_HOST}:${DEFAULT_PORT}`,
+      ca: str("ca"),
     };
   }
 
@@ -240,6 +282,7 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
     name: str("name"),
     conflicts: str("conflicts") === "keep" ? "keep" : "lww",
     settleMs: int("settle-ms"),
+    allowMassDelete: bool("allow-mass-delete") ?? false,
     ca: str("ca"),
     host: server === undefined ? (str("host") ?? DEFAULT_HOST) : DEFAULT_HOST,
     port: server === undefined ? int("port") : undefined,
@@ -267,7 +310,7 @@ function rejectFlags(
 }
 
 function isCommand(word: string): word is CommandName {
-  return word === "serve" || word === "sync";
+  return word === "serve" || word === "sync" || word === "status";
 }
 
 type ParseArgsOptions = Record<string, { type: "string" | "boolean"; short?: string }>;

@@ -6,7 +6,8 @@ Usage:
   distsync serve [--host 127.0.0.1] [--port 7420] [--token T] [--json]
   distsync serve --nats nats://HOST:4222 [--token T] [--json]
   distsync sync <dir>... [--server URL] [--space NAME] [--token T] [--once] [--reconnect] [--json]
-  distsync help [serve|sync]
+  distsync status [--server URL] [--token T] [--json]
+  distsync help [serve|sync|status]
   distsync --version
 
 Commands:
@@ -14,6 +15,7 @@ Commands:
           each change to the other clients of the same space.
   sync    Keep each <dir> in sync through a hub (--server URL), or, without --server, keep the
           given directories in sync with each other through a hub embedded in this process.
+  status  Ask a running hub (serve) for its spaces, clients, files, conflicts and recent changes.
 
   There is no state directory yet: a hub keeps everything (index and content) in memory, and
   when it restarts the clients fill the new one from their directories as they join.
@@ -33,14 +35,15 @@ Configuration:
   Options are also read from distsync.config.json in the working directory, or from --config FILE:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
   "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
-  "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix"; camelCase
-  like "settleMs" works too). Keys of the other command are ignored; an unknown key or a wrong
-  type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
+  "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix", "http-port",
+  "http-host", "state-dir", "tombstone-days", "allow-mass-delete"; camelCase like "settleMs"
+  works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
+  unknown key or a wrong type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
   win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
   file moves every client to NATS with no other change.
 
 Exit codes:
-  0  stopped by SIGINT/SIGTERM, or --once done
+  0  stopped by SIGINT/SIGTERM, or --once done (status: printed)
   1  unexpected error
   2  usage or configuration error
   3  hub unreachable or lost (serve --nats: the NATS server unreachable, or gone for good)
@@ -48,7 +51,7 @@ Exit codes:
   5  authentication refused (wrong or missing token)
   Every non-zero exit prints one line on stderr.
 
-Run 'distsync help serve' or 'distsync help sync' for the options of each command.
+Run 'distsync help serve', 'distsync help sync' or 'distsync help status' for the options of each command.
 `;
 
 const SERVE = `Usage: distsync serve [options]
@@ -61,9 +64,11 @@ With --nats the hub runs on a NATS server instead and prints "listening on nats:
 (credentials shown as ***); clients use that URL as --server. It survives a restart of the NATS
 server (clients reconnect with --reconnect) and exits 3 only if the NATS connection ends for good.
 
-The hub keeps its index and content in memory only (there is no state directory): when it
-stops, everything it held is gone, and the clients re-seed a new hub from their directories when
-they join it.
+Without --state-dir the hub keeps its index in memory (content goes to a temporary directory
+that is removed when it stops): a restarted hub starts empty and the clients re-seed it from
+their directories when they join. With --state-dir the index, the deletions and the content are
+kept on disk (crash-safe: no change the hub acknowledged is lost, even to kill -9), and clients
+re-join a restarted hub where they left off.
 
 Options:
   --host HOST          Interface to listen on. Default 127.0.0.1 (this machine only); use
@@ -77,12 +82,51 @@ Options:
   --nats-creds FILE    A NATS .creds file (JWT and NKey seed) to authenticate with.
   --subject-prefix P   The NATS subjects to use: P.hub.connect, P.hub.c.*, P.client.*.
                        Default "distsync". Clients must use the same.
+  --http-port N        With --nats: serve the status page, /status.json and /metrics on this
+                       port (0 picks a free one). On WebSocket they are on --port already.
+  --http-host HOST     With --http-port: the interface for it. Default 127.0.0.1.
+  --state-dir DIR      Keep the index, deletions and content in DIR across restarts (one hub
+                       per directory). Default: the index in memory.
+  --tombstone-days N   How long a deletion is remembered; a client offline for longer may bring
+                       a deleted file back. Default 30.
   --heartbeat-ms N     How often hub and clients ping each other. Default 1000.
   --timeout-ms N       Silence after which a peer counts as lost. Default 5000. Must be greater
                        than the heartbeat interval.
   --json, --quiet, --verbose, --config FILE   As for every command (distsync --help).
 
 Events (--json): listening, joined, left, change, conflict, error, log, stopped.
+
+HTTP on the same port (ws://HOST:PORT is also http://HOST:PORT):
+  /              A live status page: spaces, clients, files, conflicts, recent changes and a
+                 throughput chart (no external assets).
+  /status.json   The same status as JSON (what 'distsync status' reads); /events streams it
+                 (server-sent events).
+  /metrics       Prometheus metrics: clients, files, changes, conflicts, bytes in and out,
+                 compression and dedupe savings, propagation latency, all labelled by space.
+  With --token every route needs it: 'Authorization: Bearer T', or open /?token=T once in a
+  browser (it sets an HttpOnly cookie). Without it: HTTP 401.
+  A hub on NATS has no port: --http-port N [--http-host HOST] serves these routes there
+  (default host 127.0.0.1; the page's URL is printed on stderr).
+`;
+
+const STATUS = `Usage: distsync status [--server URL] [--token T] [--json]
+
+Asks a running hub for its status over HTTP (GET /status.json on the hub's port) and prints its
+spaces; the connected clients (name, address, connected since, last heartbeat, and how many
+committed changes the hub has not yet sent them); file counts and bytes; conflicts; and the
+recent changes. Exits 0 after printing.
+
+Options:
+  --server URL         The hub: ws://host:port or wss://host:port (the URL clients use; status
+                       asks http:// or https:// on the same port), or http(s)://host:port of a
+                       hub on NATS started with --http-port. Default ws://127.0.0.1:7420. A
+                       nats:// URL is a usage error: status needs the hub's HTTP port.
+  --token T            The hub's token. Also DISTSYNC_TOKEN.
+  --ca FILE            For wss:// and https://: a PEM file with the CA to trust.
+  --json               Print the status object (the JSON of /status.json) on one line.
+  --config FILE        As for every command ("server", "token" and "ca" are read from it).
+
+Exit codes: 0 printed, 2 usage, 3 hub unreachable, 5 token refused, 1 anything else.
 `;
 
 const SYNC = `Usage: distsync sync <dir>... [options]
@@ -107,6 +151,10 @@ Options:
   --conflicts lww|keep lww (default): a losing version is overwritten by the newer one. keep: the
                        losing version is first saved as name.conflict-<client>-<time>.ext.
   --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 20.
+  --allow-mass-delete  Send deletions even when most files vanish at once. By default, when 20 or
+                       more files and over half of the folder disappear together (emptied,
+                       unmounted), the deletions are held and an error says so; files that
+                       come back simply sync again.
   --ca FILE            For wss://: a PEM file with the CA (or self-signed certificate) to trust.
   --nats-token T, --nats-creds FILE, --subject-prefix P
                        For nats:// only, as for 'serve' (DISTSYNC_NATS_TOKEN too).
@@ -132,5 +180,6 @@ Examples:
 export function helpText(topic: CommandName | undefined): string {
   if (topic === "serve") return SERVE;
   if (topic === "sync") return SYNC;
+  if (topic === "status") return STATUS;
   return GENERAL;
 }

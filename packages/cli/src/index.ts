@@ -4,6 +4,7 @@ import { type CliCommand, parseCommandLine } from "./args.js";
 import { CliError, UsageError } from "./cli-error.js";
 import type { CommandContext, Outcome } from "./command-context.js";
 import { serve } from "./commands/serve.js";
+import { status } from "./commands/status.js";
 import { sync } from "./commands/sync.js";
 import { ExitCode } from "./exit-codes.js";
 import { helpText } from "./help.js";
@@ -62,6 +63,11 @@ async function main(argv: readonly string[]): Promise<number> {
       stderr: write(process.stderr),
     });
     const context: CommandContext = { output, cwd: process.cwd(), signal: controller.signal };
+    if (command.command === "status") {
+      // A one-shot query: its report is the output (no event lines, no "stopped").
+      process.stdout.write(await status(command, context));
+      return ExitCode.ok;
+    }
     const outcome: Outcome =
       command.command === "serve" ? await serve(command, context) : await sync(command, context);
     if (outcome.exitCode === ExitCode.ok || output.json) {

@@ -16,6 +16,7 @@ export type ErrorCode =
   | "timeout"
   | "file-system"
   | "directory-removed"
+  | "mass-deletion"
   | "hub-lost"
   | "content-mismatch"
   | "content-too-large"

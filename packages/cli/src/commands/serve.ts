@@ -3,9 +3,10 @@ import type { ServeOptions } from "../args.js";
 import { CliError } from "../cli-error.js";
 import { aborted, atMost, type CommandContext, type Outcome } from "../command-context.js";
 import { ExitCode } from "../exit-codes.js";
+import { startHubHttp } from "../http/hub-http.js";
+import { openHubStorage } from "../hub-storage.js";
 import { createCliLogger } from "../logger.js";
 import type { Output } from "../output.js";
-import { hubTransportFor } from "../transport-for-url.js";
 
 /**
  * `distsync serve`: a hub on WebSocket, or on a NATS server with `--nats`, until SIGINT/SIGTERM (or,
@@ -14,19 +15,31 @@ import { hubTransportFor } from "../transport-for-url.js";
 export async function serve(options: ServeOptions, context: CommandContext): Promise<Outcome> {
   const { output } = context;
   const logger = createCliLogger({ output, verbose: options.verbose });
-  const served = hubTransportFor(options, logger);
+  const storage = await openHubStorage(options.stateDir, context.cwd);
+  // The listener, and the HTTP routes (/, /status.json, /events, /metrics) on the same port.
+  const web = await startHubHttp(options, logger).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
+  const { served } = web;
   const { transport } = served;
   const hub = createHub({
     transport,
     logger,
+    store: storage.store,
+    ...(storage.journal === undefined ? {} : { journal: storage.journal }),
+    tombstoneRetentionMs: options.tombstoneDays * 24 * 3600 * 1000,
     ...(options.token === undefined ? {} : { token: options.token }),
     heartbeat: { intervalMs: options.heartbeatMs, timeoutMs: options.timeoutMs },
   });
   reportHubEvents(hub, output, { changes: true, conflicts: true, skip: () => false });
+  web.attach(hub);
   try {
     await hub.start();
   } catch (error) {
     await atMost(hub.stop(), 2000);
+    await web.close();
+    await storage.close();
     // A NATS server that cannot be reached is the hub's "unreachable" (3); a port in use is not.
     const unreachable = options.nats !== undefined && ConnectionError.isInstance(error);
     throw new CliError(unreachable ? ExitCode.hubUnreachable : ExitCode.error, (error as Error).message, {
@@ -34,9 +47,14 @@ export async function serve(options: ServeOptions, context: CommandContext): Pro
     });
   }
   if (options.token === undefined && served.exposed()) warnOpen(logger, served.where);
+  web.started();
   output.event({ event: "listening", url: served.url() });
+  // A hub on NATS has no URL of its own for the page (--http-port): say where it is.
+  if (options.nats !== undefined && web.pageUrl !== undefined) output.note(`status page on ${web.pageUrl}`);
   const lost = await Promise.race([aborted(context.signal).then(() => undefined), served.lost]);
   await atMost(hub.stop(), 5000);
+  await web.close();
+  await storage.close();
   if (lost !== undefined) {
     return { exitCode: ExitCode.hubUnreachable, reason: "nats-lost", message: lost.message };
   }

@@ -110,6 +110,7 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
         logger: clientLog,
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
+        ...(options.allowMassDelete ? { massDeletionGuard: false as const } : {}),
       });
       members.push({ dir, fs, watched, transport, client });
       reportClientEvents(client, dir, name, output, () => {

@@ -92,6 +92,13 @@ export interface ClientOptions {
    * (ignored by file systems without `saveState`).
    */
   persistIndex?: boolean;
+  /**
+   * When most files vanish at once (a folder emptied or unmounted), the deletions are held, not
+   * sent: the client reports a `mass-deletion` error and keeps watching; files that come back are
+   * simply there again. `minFiles` and `fraction` say what counts as "most" (default 20 files and
+   * more than half); `false` sends every deletion.
+   */
+  massDeletionGuard?: { minFiles?: number; fraction?: number } | false;
 }
 
 export type ChangeOp = "write" | "delete" | "mkdir";
@@ -220,6 +227,12 @@ class ClientEngine implements Client {
   readonly #downloads: Downloads;
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #persistIndex: boolean;
+  readonly #massGuard: { minFiles: number; fraction: number } | undefined;
+  /** Deletions held back by the mass-deletion guard, until the files come back or a restart. */
+  readonly #held = new Set<RelPath>();
+  #heldTimer: ReturnType<typeof setInterval> | undefined;
+  /** The current batch of deletions already waited longer once (see #flushDeletes). */
+  #deletesExtended = false;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #saving: Promise<void> = Promise.resolve();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -260,6 +273,9 @@ class ClientEngine implements Client {
     this.#deleteSettleMs = options.deleteSettleMs ?? 60;
     this.#compression = options.compression ?? "auto";
     this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
+    const guard = options.massDeletionGuard;
+    this.#massGuard =
+      guard === false ? undefined : { minFiles: guard?.minFiles ?? 20, fraction: guard?.fraction ?? 0.5 };
     this.#events = new Emitter((error) => this.#log.error("client listener threw", { error }));
     this.#downloads = new Downloads((hash) => this.#send({ type: "fetch", hash }));
     this.closed = new Promise((resolve) => {
@@ -474,6 +490,7 @@ class ClientEngine implements Client {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    if (this.#heldTimer) clearInterval(this.#heldTimer);
     if (this.#saveTimer) {
       clearTimeout(this.#saveTimer);
       this.#saveTimer = undefined;
@@ -769,10 +786,13 @@ class ClientEngine implements Client {
       return;
     }
     const reference = answered?.entry ?? rec.entry;
+    // A held deletion is no local edit: the hub's version simply comes back.
+    const held = diskMeta === undefined && this.#held.delete(path);
     const dirty =
-      reference === undefined
+      !held &&
+      (reference === undefined
         ? diskMeta !== undefined
-        : !sameContent(diskMeta ?? tombstoneOf(reference), reference);
+        : !sameContent(diskMeta ?? tombstoneOf(reference), reference));
     if (dirty) {
       // A local edit the hub has not heard of meets this version: the hub decides (rule 3).
       if (diskMeta) this.#propose(path, diskMeta, rec.seq, disk, disk?.inline);
@@ -1048,12 +1068,12 @@ class ClientEngine implements Client {
     this.#maybeReady();
   }
 
-  #armDeleteTimer(): void {
+  #armDeleteTimer(delayMs = this.#deleteSettleMs): void {
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
     this.#deleteTimer = setTimeout(() => {
       this.#deleteTimer = undefined;
       void this.#flushDeletes().catch((error) => this.#emitError(asError(error)));
-    }, this.#deleteSettleMs);
+    }, delayMs);
   }
 
   /**
@@ -1095,11 +1115,51 @@ class ClientEngine implements Client {
       return;
     }
     gone.sort((a, b) => pathDepth(b) - pathDepth(a));
+    // A large deletion reaches the watcher in bursts: look at the whole of it before judging it.
+    const files = gone.filter((p) => this.#index.get(p)?.entry?.kind === "file").length;
+    if (this.#massGuard && !this.#deletesExtended && files >= Math.max(3, this.#massGuard.minFiles / 4)) {
+      this.#deletesExtended = true;
+      for (const p of gone) this.#deleteCandidates.add(p);
+      this.#armDeleteTimer(Math.max(500, this.#deleteSettleMs));
+      return;
+    }
+    this.#deletesExtended = false;
+    if (this.#holdMassDeletion(gone)) return;
     const now = Date.now();
     for (const p of gone) {
       const rec = this.#index.get(p) as LocalRecord;
       if (rec.inflight || !rec.entry || rec.entry.deleted) continue;
       this.#propose(p, { ...tombstoneOf(rec.entry), mtimeMs: now }, rec.seq, undefined);
+    }
+  }
+
+  /**
+   * True (and the deletions held) when `gone` is most of the folder at once: an emptied or
+   * unmounted folder must not empty every other one.
+   */
+  #holdMassDeletion(gone: readonly RelPath[]): boolean {
+    if (!this.#massGuard) return false;
+    const files = gone.filter((p) => this.#index.get(p)?.entry?.kind === "file").length;
+    const live = this.#liveFiles();
+    if (files < this.#massGuard.minFiles || files <= live * this.#massGuard.fraction) return false;
+    for (const p of gone) this.#held.add(p);
+    const message = `${files} of ${live} files vanished at once; not sending these deletions (was the folder emptied or unmounted?). Files that come back sync again; if the deletion was intended, restart with the mass-deletion guard off (distsync sync --allow-mass-delete)`;
+    this.#log.error(message);
+    this.#emitError(new DistSyncError("mass-deletion", message));
+    // Watch for the files coming back (a remount): they are then simply there again.
+    this.#heldTimer ??= setInterval(() => void this.#recheckHeld(), 2000);
+    return true;
+  }
+
+  async #recheckHeld(): Promise<void> {
+    for (const p of [...this.#held]) {
+      if ((await this.#fs.stat(p).catch(() => undefined)) === undefined) continue;
+      this.#held.delete(p);
+      this.#settle(p);
+    }
+    if (this.#held.size === 0 && this.#heldTimer) {
+      clearInterval(this.#heldTimer);
+      this.#heldTimer = undefined;
     }
   }
 
@@ -1171,10 +1231,17 @@ class ClientEngine implements Client {
     if (this.#state === "closed" || !this.#connection) return;
     // What we knew of and is gone now was deleted while we were away.
     const now = Date.now();
+    const gone: RelPath[] = [];
     for (const [path, rec] of this.#index) {
-      if (seen.has(path) || !rec.entry || rec.entry.deleted) continue;
-      items.push({ path, base: rec.seq, entry: { ...tombstoneOf(rec.entry), mtimeMs: now } });
-      if (items.length >= 512) flush(false);
+      if (seen.has(path) || this.#held.has(path) || !rec.entry || rec.entry.deleted) continue;
+      gone.push(path);
+    }
+    if (!this.#holdMassDeletion(gone)) {
+      for (const path of gone) {
+        const rec = this.#index.get(path) as LocalRecord & { entry: EntryMeta };
+        items.push({ path, base: rec.seq, entry: { ...tombstoneOf(rec.entry), mtimeMs: now } });
+        if (items.length >= 512) flush(false);
+      }
     }
     flush(true);
   }

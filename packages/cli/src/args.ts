@@ -55,6 +55,8 @@ export interface SyncOptions extends CommonOptions {
   conflicts: ConflictPolicy;
   /** Send deletions even when most files vanish at once (the mass-deletion guard off). */
   allowMassDelete: boolean;
+  /** This client's own ignore patterns (`--ignore`, repeatable), on top of `.distsyncignore`. */
+  ignore: string[];
   settleMs: number | undefined;
   /** A PEM file of the CA (or self-signed certificate) to trust for `wss://`. */
   ca: string | undefined;
@@ -89,7 +91,8 @@ export const DEFAULT_PORT = 7420;
 export const DEFAULT_SPACE = "default";
 export const DEFAULT_TOMBSTONE_DAYS = 30;
 
-type Kind = "string" | "boolean" | "integer";
+/** `list`: a string flag that may be repeated (in a config file: a string or an array of strings). */
+type Kind = "string" | "boolean" | "integer" | "list";
 
 interface OptionSpec {
   kind: Kind;
@@ -129,6 +132,7 @@ const SPECS = {
   conflicts: { kind: "string", commands: SYNC, choices: ["lww", "keep"] },
   "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
   "allow-mass-delete": { kind: "boolean", commands: SYNC },
+  ignore: { kind: "list", commands: SYNC },
   ca: { kind: "string", commands: SYNC_STATUS },
   nats: { kind: "string", commands: SERVE },
   "state-dir": { kind: "string", commands: SERVE },
@@ -283,6 +287,10 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
     conflicts: str("conflicts") === "keep" ? "keep" : "lww",
     settleMs: int("settle-ms"),
     allowMassDelete: bool("allow-mass-delete") ?? false,
+    ignore:
+      str("ignore")
+        ?.split("\n")
+        .filter((p) => p.trim() !== "") ?? [],
     ca: str("ca"),
     host: server === undefined ? (str("host") ?? DEFAULT_HOST) : DEFAULT_HOST,
     port: server === undefined ? int("port") : undefined,
@@ -313,7 +321,7 @@ function isCommand(word: string): word is CommandName {
   return word === "serve" || word === "sync" || word === "status";
 }
 
-type ParseArgsOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
+type ParseArgsOptions = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
 function parseFlags(argv: readonly string[]) {
   const options: ParseArgsOptions = {
@@ -322,7 +330,10 @@ function parseFlags(argv: readonly string[]) {
     config: { type: "string" },
   };
   for (const name of OPTION_NAMES)
-    options[name] = { type: SPECS[name].kind === "boolean" ? "boolean" : "string" };
+    options[name] = {
+      type: SPECS[name].kind === "boolean" ? "boolean" : "string",
+      multiple: SPECS[name].kind === "list",
+    };
   try {
     return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
@@ -335,6 +346,8 @@ function parseFlags(argv: readonly string[]) {
 /** Checks a flag's text and converts it to the option's type. */
 function fromFlag(name: OptionName, raw: string | boolean | (string | boolean)[]): Value {
   const spec: OptionSpec = SPECS[name];
+  // Patterns cannot hold a newline (gitignore is line-based), so a list travels joined by one.
+  if (spec.kind === "list") return (Array.isArray(raw) ? raw : [raw]).map(String).join("\n");
   const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
   if (value === undefined) throw new UsageError(`--${name} needs a value`);
   if (spec.kind === "boolean") return value === true;
@@ -366,9 +379,15 @@ function fromConfig(config: ConfigFile, command: CommandName): Map<OptionName, V
         ? typeof value === "boolean"
         : spec.kind === "integer"
           ? typeof value === "number" && Number.isInteger(value)
-          : typeof value === "string";
+          : spec.kind === "list"
+            ? typeof value === "string" || (Array.isArray(value) && value.every((v) => typeof v === "string"))
+            : typeof value === "string";
     if (!ok) throw new UsageError(`${where} must be ${describe(spec)}, got ${JSON.stringify(value)}`);
     if (!spec.commands.includes(command)) continue;
+    if (spec.kind === "list") {
+      out.set(name, (Array.isArray(value) ? value : [value]).join("\n"));
+      continue;
+    }
     out.set(name, checkValue(where, spec, value as Value));
   }
   return out;
@@ -391,6 +410,7 @@ function checkValue(where: string, spec: OptionSpec, value: Value): Value {
 function describe(spec: OptionSpec): string {
   if (spec.kind === "boolean") return "true or false";
   if (spec.kind === "integer") return describeInteger(spec);
+  if (spec.kind === "list") return "a string or an array of strings";
   return spec.choices ? `one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}` : "a string";
 }
 

@@ -36,7 +36,7 @@ Configuration:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
   "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
   "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix", "http-port",
-  "http-host", "state-dir", "tombstone-days", "allow-mass-delete"; camelCase like "settleMs"
+  "http-host", "state-dir", "tombstone-days", "allow-mass-delete", "ignore"; camelCase like "settleMs"
   works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
   unknown key or a wrong type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
   win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
@@ -151,6 +151,10 @@ Options:
   --conflicts lww|keep lww (default): a losing version is overwritten by the newer one. keep: the
                        losing version is first saved as name.conflict-<client>-<time>.ext.
   --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 20.
+  --ignore PATTERN     Leave paths matching PATTERN (gitignore syntax) alone in this folder only;
+                       repeat for several. Rules every client shares go in .distsyncignore at the
+                       top of the folder (it syncs; a change applies at once). .git/ is ignored
+                       by default ("!.git/" in .distsyncignore syncs it).
   --allow-mass-delete  Send deletions even when most files vanish at once. By default, when 20 or
                        more files and over half of the folder disappear together (emptied,
                        unmounted), the deletions are held and an error says so; files that

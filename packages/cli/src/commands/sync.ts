@@ -111,6 +111,7 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
         ...(options.allowMassDelete ? { massDeletionGuard: false as const } : {}),
+        ...(options.ignore.length > 0 ? { ignore: options.ignore } : {}),
       });
       members.push({ dir, fs, watched, transport, client });
       reportClientEvents(client, dir, name, output, () => {

@@ -11,7 +11,7 @@ export interface TreeEntry {
   mtimeMs?: number;
 }
 
-/** Every file and directory below `root` (DistSync's own `.distsync*` names left out), by relative path. */
+/** Every file and directory below `root` (DistSync's own `.distsync` and `.distsync-*` names left out), by relative path. */
 export async function snapshot(root: string): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
   const visit = async (dir: string, rel: string): Promise<void> => {
@@ -22,7 +22,7 @@ export async function snapshot(root: string): Promise<Map<string, TreeEntry>> {
       return;
     }
     for (const name of names.sort()) {
-      if (name.startsWith(".distsync")) continue;
+      if (name === ".distsync" || name.startsWith(".distsync-")) continue;
       const abs = nodePath.join(dir, name);
       const path = rel === "" ? name : `${rel}/${name}`;
       let stats: Awaited<ReturnType<typeof lstat>>;

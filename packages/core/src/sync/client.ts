@@ -38,6 +38,7 @@ import { conflictName } from "./conflict-name.js";
 import { sameContent, sameVersion } from "./decide.js";
 import { Downloads } from "./downloads.js";
 import { randomId } from "./hub.js";
+import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.js";
 import { decodeSavedIndex, encodeSavedIndex, type SavedRecord } from "./saved-index.js";
 import { KeyedQueue, SerialQueue } from "./serial-queue.js";
 
@@ -99,6 +100,11 @@ export interface ClientOptions {
    * more than half); `false` sends every deletion.
    */
   massDeletionGuard?: { minFiles?: number; fraction?: number } | false;
+  /**
+   * This client's own ignore patterns (gitignore syntax), on top of the defaults (`.git/`) and the
+   * space's shared `.distsyncignore`. Ignored paths are neither sent nor applied nor deleted.
+   */
+  ignore?: readonly string[];
 }
 
 export type ChangeOp = "write" | "delete" | "mkdir";
@@ -231,6 +237,10 @@ class ClientEngine implements Client {
   /** Deletions held back by the mass-deletion guard, until the files come back or a restart. */
   readonly #held = new Set<RelPath>();
   #heldTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #extraIgnores: readonly string[];
+  #rules: IgnoreRules;
+  /** Hub versions of ignored paths, applied if the rules change to let them in. */
+  readonly #skipped = new Map<RelPath, Delivery>();
   /** The current batch of deletions already waited longer once (see #flushDeletes). */
   #deletesExtended = false;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -273,6 +283,8 @@ class ClientEngine implements Client {
     this.#deleteSettleMs = options.deleteSettleMs ?? 60;
     this.#compression = options.compression ?? "auto";
     this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
+    this.#extraIgnores = [...(options.ignore ?? [])];
+    this.#rules = new IgnoreRules("", this.#extraIgnores);
     const guard = options.massDeletionGuard;
     this.#massGuard =
       guard === false ? undefined : { minFiles: guard?.minFiles ?? 20, fraction: guard?.fraction ?? 0.5 };
@@ -353,6 +365,7 @@ class ClientEngine implements Client {
         return this.#ready.promise;
       }
       await this.#loadIndex();
+      await this.#loadIgnoreRules();
       this.#watcher = await this.#fs.watch((event) => this.#onWatch(event));
     } catch (error) {
       await this.#finish("error", asError(error));
@@ -733,6 +746,12 @@ class ClientEngine implements Client {
     this.#hubSeq = Math.max(this.#hubSeq, delivery.seq);
     const rec = this.#index.get(delivery.path);
     const relayed = delivery.cause === "change" || delivery.cause === "overruled";
+    if (this.#rules.ignores(delivery.path, delivery.entry.kind)) {
+      // Left alone here; kept in case the rules change to let it in.
+      if (!relayed && rec?.inflight) this.#clearInflight(rec);
+      this.#skipped.set(delivery.path, delivery);
+      return;
+    }
     // A relayed change meets our own proposal for the path: the hub's answer to ours settles it.
     if (relayed && rec?.inflight) return;
     let answered: Proposal | undefined;
@@ -878,6 +897,7 @@ class ClientEngine implements Client {
       const stat = await this.#fs.stat(path);
       this.#agree(rec, delivery, stat);
     }
+    if (path === IGNORE_FILE) await this.#loadIgnoreRules();
     this.#log.debug("applied", { path, seq: delivery.seq, origin: delivery.origin });
     this.#events.emit("change-applied", {
       path,
@@ -950,6 +970,40 @@ class ClientEngine implements Client {
     this.#scheduleSave();
   }
 
+  // ---------------------------------------------------------------- ignore rules
+
+  /**
+   * Reads `.distsyncignore` and applies it at once: paths it now lets in are looked at (local
+   * files proposed, skipped hub versions applied); paths it now ignores are simply left alone.
+   */
+  async #loadIgnoreRules(): Promise<void> {
+    let text = "";
+    try {
+      const chunks: Uint8Array[] = [];
+      await readContent(this.#fs, IGNORE_FILE as RelPath, async (chunk) => {
+        chunks.push(chunk.data.slice());
+      });
+      text = new TextDecoder().decode(concatBytes(chunks));
+    } catch {
+      // Missing or unreadable: no shared rules.
+    }
+    if (text === this.#rules.source) return;
+    const before = this.#rules;
+    this.#rules = new IgnoreRules(text, this.#extraIgnores);
+    this.#log.info("ignore rules changed", { file: IGNORE_FILE });
+    if (this.#state !== "live") return;
+    for (const [path, delivery] of [...this.#skipped]) {
+      if (this.#rules.ignores(path, delivery.entry.kind)) continue;
+      this.#skipped.delete(path);
+      this.#onDelivery(delivery);
+    }
+    for await (const stat of this.#fs.walk()) {
+      if (isInternalPath(stat.path)) continue;
+      if (before.ignores(stat.path, stat.kind) && !this.#rules.ignores(stat.path, stat.kind))
+        this.#settle(stat.path);
+    }
+  }
+
   // ---------------------------------------------------------------- the saved index
 
   #stateName(): string {
@@ -1011,10 +1065,13 @@ class ClientEngine implements Client {
         this.#emitError(event.error);
         return;
       case "remove":
+        if (this.#rules.ignores(event.path, event.kind)) return;
         this.#deleteCandidates.add(event.path);
         this.#armDeleteTimer();
         return;
       default:
+        if (event.path === IGNORE_FILE) void this.#loadIgnoreRules();
+        if (this.#rules.ignores(event.path, event.kind)) return;
         if (this.#deleteTimer) this.#armDeleteTimer();
         this.#settle(event.path);
     }
@@ -1035,6 +1092,7 @@ class ClientEngine implements Client {
 
   async #scan(path: RelPath): Promise<void> {
     if (this.#state === "closed") return;
+    if (this.#rules.ignores(path, this.#index.get(path)?.entry?.kind ?? "file")) return;
     if (this.#state !== "live") {
       this.#deferred.add(path);
       return;
@@ -1103,6 +1161,7 @@ class ClientEngine implements Client {
     for (const p of candidates) {
       const rec = this.#index.get(p);
       if (!rec?.entry || rec.entry.deleted) continue;
+      if (this.#rules.ignores(p, rec.entry.kind)) continue;
       if (rec.inflight) {
         rec.rescan = true;
         continue;
@@ -1224,6 +1283,7 @@ class ClientEngine implements Client {
       if (this.#state === "closed" || !this.#connection) return;
       if (isInternalPath(stat.path)) continue;
       seen.add(stat.path);
+      if (this.#rules.ignores(stat.path, stat.kind)) continue;
       window.push(stat);
       if (window.length >= INDEX_READ_WINDOW) await drain();
     }
@@ -1234,6 +1294,8 @@ class ClientEngine implements Client {
     const gone: RelPath[] = [];
     for (const [path, rec] of this.#index) {
       if (seen.has(path) || this.#held.has(path) || !rec.entry || rec.entry.deleted) continue;
+      // Ignored now: not ours to delete (the rules may have changed while we were away).
+      if (this.#rules.ignores(path, rec.entry.kind)) continue;
       gone.push(path);
     }
     if (!this.#holdMassDeletion(gone)) {
@@ -1429,4 +1491,15 @@ const CODES = new Set([
 
 function knownCode(code: string): DistSyncError["code"] {
   return (CODES.has(code) ? code : "internal") as DistSyncError["code"];
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }

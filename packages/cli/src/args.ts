@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./cli-error.js";
 import { type ConfigFile, readConfigFile } from "./config-file.js";
 
-export type CommandName = "serve" | "sync" | "status";
+export type CommandName = "serve" | "sync" | "status" | "wait";
 export type ConflictPolicy = "lww" | "keep";
 
 interface CommonOptions {
@@ -40,6 +40,10 @@ export interface ServeOptions extends CommonOptions {
   stateDir: string | undefined;
   /** Days a deletion is remembered. */
   tombstoneDays: number;
+  /** A PEM certificate (chain) file: with `tlsKey`, the listener serves wss:// and https://. */
+  tlsCert: string | undefined;
+  /** The PEM private key file of `tlsCert`. */
+  tlsKey: string | undefined;
 }
 
 export interface SyncOptions extends CommonOptions {
@@ -74,10 +78,19 @@ export interface StatusOptions extends CommonOptions {
   ca: string | undefined;
 }
 
+/** `distsync wait <dir>`: blocks until the folder's running `sync` has delivered every change. */
+export interface WaitOptions extends CommonOptions {
+  command: "wait";
+  dirs: string[];
+  /** Give up (exit 1) after this many seconds; `undefined` waits as long as it takes. */
+  timeoutS: number | undefined;
+}
+
 export type CliCommand =
   | ServeOptions
   | SyncOptions
   | StatusOptions
+  | WaitOptions
   | { command: "help"; topic: CommandName | undefined }
   | { command: "version" };
 
@@ -113,6 +126,7 @@ const SYNC: readonly CommandName[] = ["sync"];
 const SERVE: readonly CommandName[] = ["serve"];
 const ALL: readonly CommandName[] = ["serve", "sync", "status"];
 const SYNC_STATUS: readonly CommandName[] = ["sync", "status"];
+const WAIT: readonly CommandName[] = ["wait"];
 
 /** Every option that a flag or a config key can set. Names are the long flags. */
 const SPECS = {
@@ -121,8 +135,8 @@ const SPECS = {
   token: { kind: "string", commands: ALL },
   "heartbeat-ms": { kind: "integer", commands: BOTH, min: 10, max: 3_600_000, embeddedHubOnly: true },
   "timeout-ms": { kind: "integer", commands: BOTH, min: 20, max: 86_400_000, embeddedHubOnly: true },
-  json: { kind: "boolean", commands: ALL },
-  quiet: { kind: "boolean", commands: BOTH },
+  json: { kind: "boolean", commands: [...ALL, "wait"] },
+  quiet: { kind: "boolean", commands: ["serve", "sync", "wait"] },
   verbose: { kind: "boolean", commands: BOTH },
   server: { kind: "string", commands: SYNC_STATUS },
   space: { kind: "string", commands: SYNC },
@@ -133,10 +147,13 @@ const SPECS = {
   "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
   "allow-mass-delete": { kind: "boolean", commands: SYNC },
   ignore: { kind: "list", commands: SYNC },
+  timeout: { kind: "integer", commands: WAIT, min: 0, max: 86_400 },
   ca: { kind: "string", commands: SYNC_STATUS },
   nats: { kind: "string", commands: SERVE },
   "state-dir": { kind: "string", commands: SERVE },
   "tombstone-days": { kind: "integer", commands: SERVE, min: 1, max: 36_500 },
+  "tls-cert": { kind: "string", commands: SERVE, webSocketOnly: true },
+  "tls-key": { kind: "string", commands: SERVE, webSocketOnly: true },
   "nats-token": { kind: "string", commands: BOTH, natsOnly: true },
   "nats-creds": { kind: "string", commands: BOTH, natsOnly: true },
   "subject-prefix": { kind: "string", commands: BOTH, natsOnly: true },
@@ -251,6 +268,7 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
       httpHost: str("http-host") ?? DEFAULT_HOST,
       stateDir: str("state-dir"),
       tombstoneDays: int("tombstone-days") ?? DEFAULT_TOMBSTONE_DAYS,
+      ...tlsFiles(str("tls-cert"), str("tls-key")),
     };
   }
 
@@ -262,6 +280,12 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
       server: str("server") ?? `ws://${DEFAULT_HOST}:${DEFAULT_PORT}`,
       ca: str("ca"),
     };
+  }
+
+  if (command === "wait") {
+    if (rest.length === 0)
+      throw new UsageError("'wait' needs at least one directory: distsync wait <dir>...");
+    return { command, ...common, dirs: rest, timeoutS: int("timeout") };
   }
 
   if (rest.length === 0) throw new UsageError("'sync' needs at least one directory: distsync sync <dir>...");
@@ -297,6 +321,21 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
   };
 }
 
+/** `--tls-cert` and `--tls-key` come together or not at all. */
+function tlsFiles(
+  tlsCert: string | undefined,
+  tlsKey: string | undefined,
+): { tlsCert: string | undefined; tlsKey: string | undefined } {
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new UsageError(
+      tlsCert === undefined
+        ? "--tls-key needs --tls-cert (the certificate)"
+        : "--tls-cert needs --tls-key (the private key)",
+    );
+  }
+  return { tlsCert, tlsKey };
+}
+
 /** Throws a usage error for the first flag given whose spec has `property`. */
 function rejectFlags(
   flags: ReadonlyMap<OptionName, Value>,
@@ -318,7 +357,7 @@ function rejectFlags(
 }
 
 function isCommand(word: string): word is CommandName {
-  return word === "serve" || word === "sync" || word === "status";
+  return word === "serve" || word === "sync" || word === "status" || word === "wait";
 }
 
 type ParseArgsOptions = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;

@@ -7,7 +7,8 @@ Usage:
   distsync serve --nats nats://HOST:4222 [--token T] [--json]
   distsync sync <dir>... [--server URL] [--space NAME] [--token T] [--once] [--reconnect] [--json]
   distsync status [--server URL] [--token T] [--json]
-  distsync help [serve|sync|status]
+  distsync wait <dir>... [--timeout S] [--json]
+  distsync help [serve|sync|status|wait]
   distsync --version
 
 Commands:
@@ -16,9 +17,10 @@ Commands:
   sync    Keep each <dir> in sync through a hub (--server URL), or, without --server, keep the
           given directories in sync with each other through a hub embedded in this process.
   status  Ask a running hub (serve) for its spaces, clients, files, conflicts and recent changes.
+  wait    Block until the running 'sync' of each <dir> has delivered every local change: acknowledged
+          by the hub and applied by every other connected client (distsync wait ./src && make test).
 
-  There is no state directory yet: a hub keeps everything (index and content) in memory, and
-  when it restarts the clients fill the new one from their directories as they join.
+  A hub keeps its index in memory unless started with --state-dir (see distsync help serve).
 
 Options for every command:
   --token T         The hub's token (prefer the DISTSYNC_TOKEN environment variable: a flag is
@@ -36,8 +38,8 @@ Configuration:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
   "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
   "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix", "http-port",
-  "http-host", "state-dir", "tombstone-days", "allow-mass-delete", "ignore"; camelCase like "settleMs"
-  works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
+  "http-host", "state-dir", "tombstone-days", "tls-cert", "tls-key", "allow-mass-delete",
+  "ignore"; camelCase like "settleMs" works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
   unknown key or a wrong type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
   win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
   file moves every client to NATS with no other change.
@@ -59,6 +61,7 @@ const SERVE = `Usage: distsync serve [options]
 
 Runs a hub on WebSocket until SIGINT or SIGTERM. When it is ready it prints
 "listening on ws://HOST:PORT" (json: {"event":"listening","url":…}): the URL clients use.
+With --tls-cert and --tls-key it speaks TLS and prints "listening on wss://HOST:PORT".
 
 With --nats the hub runs on a NATS server instead and prints "listening on nats://HOST:PORT"
 (credentials shown as ***); clients use that URL as --server. It survives a restart of the NATS
@@ -89,6 +92,10 @@ Options:
                        per directory). Default: the index in memory.
   --tombstone-days N   How long a deletion is remembered; a client offline for longer may bring
                        a deleted file back. Default 30.
+  --tls-cert FILE      Serve wss:// (and https:// for the routes below) with this PEM
+                       certificate (chain); needs --tls-key. Clients of a private or self-signed
+                       certificate pass it to 'sync --ca FILE'. Not with --nats.
+  --tls-key FILE       The PEM private key of --tls-cert.
   --heartbeat-ms N     How often hub and clients ping each other. Default 1000.
   --timeout-ms N       Silence after which a peer counts as lost. Default 5000. Must be greater
                        than the heartbeat interval.
@@ -96,7 +103,7 @@ Options:
 
 Events (--json): listening, joined, left, change, conflict, error, log, stopped.
 
-HTTP on the same port (ws://HOST:PORT is also http://HOST:PORT):
+HTTP on the same port (ws://HOST:PORT is also http://HOST:PORT; wss:// is https://):
   /              A live status page: spaces, clients, files, conflicts, recent changes and a
                  throughput chart (no external assets).
   /status.json   The same status as JSON (what 'distsync status' reads); /events streams it
@@ -136,7 +143,13 @@ directory it prints "ready <dir> (N files)" (json: {"event":"ready","dir":…}).
 
 Without --server, a hub runs inside this process and the given directories are kept in sync with
 each other through it (in memory); with --port it also listens on WebSocket so that other machines
-can join (it prints the listening line then). Like every hub it keeps its state in memory only.
+can join (it prints the listening line then). The embedded hub keeps its state in memory only
+(for a persistent hub, run 'distsync serve --state-dir DIR').
+
+Each client keeps the index it agreed with the hub in <dir>/.distsync/ (never synced), so changes
+made while it was stopped, deletions included, are sent at its next start. While many files or
+large ones move, it shows progress: a status line on a terminal, a "progress" line every 2 s
+otherwise, a {"event":"progress",…} object every second with --json, nothing with --quiet.
 
 Options:
   --server URL         The hub: ws://host:port, wss://host:port, or nats://host:port for a hub
@@ -180,10 +193,26 @@ Examples:
   distsync sync ~/notes --server nats://nats.lan:4222 --token s3cret --reconnect
 `;
 
+const WAIT = `Usage: distsync wait <dir>... [--timeout S] [--json] [--quiet]
+
+Blocks until the 'distsync sync' running for each <dir> has nothing pending and the hub reports that
+every other connected client has applied the folder's latest change; then prints "synced <dir>"
+(json: {"event":"synced","dir":…}) and exits 0. Changes made up to the moment 'wait' starts are
+included. It reads the status the running 'sync' keeps in <dir>/.distsync/status.json.
+
+Options:
+  --timeout S          Give up after S seconds with exit code 1. Default: wait as long as it takes.
+  --json, --quiet      As for every command.
+
+Exit codes: 0 synced · 1 timed out or interrupted · 2 no 'distsync sync' running for <dir> ·
+4 <dir> missing.
+`;
+
 /** The help text for `topic` (or the general one). */
 export function helpText(topic: CommandName | undefined): string {
   if (topic === "serve") return SERVE;
   if (topic === "sync") return SYNC;
   if (topic === "status") return STATUS;
+  if (topic === "wait") return WAIT;
   return GENERAL;
 }

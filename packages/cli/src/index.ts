@@ -6,13 +6,15 @@ import type { CommandContext, Outcome } from "./command-context.js";
 import { serve } from "./commands/serve.js";
 import { status } from "./commands/status.js";
 import { sync } from "./commands/sync.js";
+import { waitCommand } from "./commands/wait.js";
 import { ExitCode } from "./exit-codes.js";
 import { helpText } from "./help.js";
 import { createOutput, type Output } from "./output.js";
+import { terminalLine } from "./progress.js";
 import { displayText } from "./terminal-text.js";
 
 const write = (stream: NodeJS.WriteStream) => (text: string) => {
-  stream.write(text);
+  terminalLine.around(() => stream.write(text));
 };
 
 // A reader that went away (`distsync sync … | head`) must not crash a running sync.
@@ -63,6 +65,10 @@ async function main(argv: readonly string[]): Promise<number> {
       stderr: write(process.stderr),
     });
     const context: CommandContext = { output, cwd: process.cwd(), signal: controller.signal };
+    if (command.command === "wait") {
+      process.stdout.write(await waitCommand(command, context));
+      return ExitCode.ok;
+    }
     if (command.command === "status") {
       // A one-shot query: its report is the output (no event lines, no "stopped").
       process.stdout.write(await status(command, context));

@@ -1,4 +1,5 @@
 import type { ChangeOp, CloseReason } from "@distsync/core";
+import { describe as describeProgress, type ProgressEvent } from "./progress.js";
 import { displayPath, displayText, jsonLine } from "./terminal-text.js";
 
 /** What `distsync` reports. In `--json` mode each one is written as is, one per line on stdout. */
@@ -43,7 +44,8 @@ export type CliEvent =
       message: string;
       fields?: Record<string, unknown>;
     }
-  | { event: "stopped"; reason: string; exitCode: number };
+  | { event: "stopped"; reason: string; exitCode: number }
+  | ProgressEvent;
 
 export interface OutputOptions {
   json: boolean;
@@ -148,6 +150,8 @@ export function humanLine(event: CliEvent, showDir: boolean): string {
       return `${event.level} ${event.namespace}: ${displayText(event.message)}`;
     case "stopped":
       return `stopped (${event.reason})`;
+    case "progress":
+      return `progress ${describeProgress(event)}`;
   }
 }
 

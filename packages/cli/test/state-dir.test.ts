@@ -63,7 +63,11 @@ describe.each(TRANSPORTS)("serve --state-dir, over $name", (transport) => {
     for (let i = 0; i < 20; i++) await writeFile(nodePath.join(a!, `f${i}.txt`), `file ${i}\n`);
     const clientA = await startClient(a!, first.url, ["--reconnect"]);
     const clientB = await startClient(b!, first.url, ["--reconnect"]);
-    await waitUntil(async () => (await readdir(b!)).length === 20, 15_000, "b has the 20 files");
+    await waitUntil(
+      async () => (await readdir(b!)).filter((n) => n.endsWith(".txt")).length === 20,
+      15_000,
+      "b has the 20 files",
+    );
     first.hub.kill("SIGKILL");
     await clientA.waitForEvent((e) => e.event === "reconnecting", 8000, "A reconnecting");
     const second = await transport.restartHub(first, ["--state-dir", state]);

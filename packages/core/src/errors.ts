@@ -17,6 +17,8 @@ export type ErrorCode =
   | "file-system"
   | "directory-removed"
   | "mass-deletion"
+  | "state-write-failed"
+  | "client-id-in-use"
   | "hub-lost"
   | "content-mismatch"
   | "content-too-large"

@@ -80,6 +80,7 @@ export type {
   ClientStatus,
   CloseReason,
   ReconnectOptions,
+  TransferProgress,
 } from "./sync/client.js";
 export type { Verdict } from "./sync/decide.js";
 export type {

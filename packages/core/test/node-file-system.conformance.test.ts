@@ -510,22 +510,27 @@ describe("NodeFileSystem watch errors (chokidar replaced by a fake)", () => {
 
   it("turns an inotify ENOSPC into an error naming fs.inotify.max_user_watches", async () => {
     const { root, events, fake } = await openWithFake();
+    fake.emit("error", Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" }));
+    const first = events[0];
+    if (first?.type !== "error") throw new Error(`expected an error event, got ${JSON.stringify(first)}`);
+    expect((first.error as FileSystemError).systemCode).toBe("EACCES");
+
     const cause = Object.assign(new Error("ENOSPC: System limit for number of file watchers reached"), {
       code: "ENOSPC",
     });
     fake.emit("error", cause);
-    expect(events).toHaveLength(1);
-    const event = events[0];
+    expect(events).toHaveLength(2);
+    const event = events[1];
     if (event?.type !== "error") throw new Error(`expected an error event, got ${JSON.stringify(event)}`);
     expect(FileSystemError.isInstance(event.error)).toBe(true);
     expect((event.error as FileSystemError).systemCode).toBe("ENOSPC");
     expect(event.error.message).toContain("fs.inotify.max_user_watches");
+    expect(event.error.message).toContain("scanned for changes every 2 s");
     expect(event.error.cause).toBe(cause);
-
-    fake.emit("error", Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" }));
-    const second = events[1];
-    if (second?.type !== "error") throw new Error(`expected an error event, got ${JSON.stringify(second)}`);
-    expect((second.error as FileSystemError).systemCode).toBe("EACCES");
+    // One message: the OS watcher is closed and replaced by a periodic scan, so no more of its errors.
+    expect(fake.closeCalls).toBe(1);
+    fake.emit("error", cause);
+    expect(events).toHaveLength(2);
     expect(root).toBeTruthy();
   });
 

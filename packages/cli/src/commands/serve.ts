@@ -1,9 +1,12 @@
+import { readFile } from "node:fs/promises";
+import * as nodePath from "node:path";
+import { createSecureContext } from "node:tls";
 import { ConnectionError, createHub, type Hub, type Logger } from "@distsync/core";
 import type { ServeOptions } from "../args.js";
-import { CliError } from "../cli-error.js";
+import { CliError, UsageError } from "../cli-error.js";
 import { aborted, atMost, type CommandContext, type Outcome } from "../command-context.js";
 import { ExitCode } from "../exit-codes.js";
-import { startHubHttp } from "../http/hub-http.js";
+import { startHubHttp, type TlsFiles } from "../http/hub-http.js";
 import { openHubStorage } from "../hub-storage.js";
 import { createCliLogger } from "../logger.js";
 import type { Output } from "../output.js";
@@ -15,9 +18,10 @@ import type { Output } from "../output.js";
 export async function serve(options: ServeOptions, context: CommandContext): Promise<Outcome> {
   const { output } = context;
   const logger = createCliLogger({ output, verbose: options.verbose });
+  const tls = await readTlsFiles(options, context.cwd);
   const storage = await openHubStorage(options.stateDir, context.cwd);
   // The listener, and the HTTP routes (/, /status.json, /events, /metrics) on the same port.
-  const web = await startHubHttp(options, logger).catch(async (error: unknown) => {
+  const web = await startHubHttp(options, logger, tls).catch(async (error: unknown) => {
     await storage.close();
     throw error;
   });
@@ -51,10 +55,23 @@ export async function serve(options: ServeOptions, context: CommandContext): Pro
   output.event({ event: "listening", url: served.url() });
   // A hub on NATS has no URL of its own for the page (--http-port): say where it is.
   if (options.nats !== undefined && web.pageUrl !== undefined) output.note(`status page on ${web.pageUrl}`);
-  const lost = await Promise.race([aborted(context.signal).then(() => undefined), served.lost]);
+  // A hub that can no longer record its index must not go on as if it could: exit 1, saying why.
+  const stateFailed = new Promise<Error>((resolve) => {
+    hub.on("error", (error) => {
+      if (error.code === "state-write-failed") resolve(error);
+    });
+  });
+  const lost = await Promise.race([
+    aborted(context.signal).then(() => undefined),
+    served.lost,
+    stateFailed.then((error) => ({ stateFailed: error })),
+  ]);
   await atMost(hub.stop(), 5000);
   await web.close();
   await storage.close();
+  if (lost !== undefined && "stateFailed" in lost) {
+    return { exitCode: ExitCode.error, reason: "state-write-failed", message: lost.stateFailed.message };
+  }
   if (lost !== undefined) {
     return { exitCode: ExitCode.hubUnreachable, reason: "nats-lost", message: lost.message };
   }
@@ -116,6 +133,31 @@ export function reportHubEvents(hub: Hub, output: Output, options: HubReportOpti
     });
   }
   hub.on("error", (error) => output.event({ event: "error", code: error.code, message: error.message }));
+}
+
+/** Reads `--tls-cert`/`--tls-key` and checks they make a usable pair; any problem is a usage error. */
+async function readTlsFiles(options: ServeOptions, cwd: string): Promise<TlsFiles | undefined> {
+  if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
+  const read = async (flag: string, file: string): Promise<string> => {
+    try {
+      return await readFile(nodePath.resolve(cwd, file), "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new UsageError(`cannot read the ${flag} file ${file}${code === undefined ? "" : ` (${code})`}`);
+    }
+  };
+  const files = {
+    cert: await read("--tls-cert", options.tlsCert),
+    key: await read("--tls-key", options.tlsKey),
+  };
+  try {
+    createSecureContext(files);
+  } catch (error) {
+    throw new UsageError(
+      `--tls-cert ${options.tlsCert} and --tls-key ${options.tlsKey} are not a usable PEM certificate and key: ${(error as Error).message}`,
+    );
+  }
+  return files;
 }
 
 function warnOpen(logger: Logger, where: string): void {

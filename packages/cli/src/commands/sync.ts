@@ -22,6 +22,8 @@ import { aborted, atMost, type CommandContext, type Outcome } from "../command-c
 import { ExitCode, exitCodeFor } from "../exit-codes.js";
 import { createCliLogger } from "../logger.js";
 import type { Output } from "../output.js";
+import { ProgressReporter, terminalLine } from "../progress.js";
+import { startStatusFiles } from "../status-file.js";
 import { transportForUrl } from "../transport-for-url.js";
 import { reportHubEvents } from "./serve.js";
 
@@ -69,6 +71,7 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
   const members: Member[] = [];
   let hub: Hub | undefined;
   let lastChange = Date.now();
+  let statusFiles: { stop(): Promise<void> } | undefined;
   // Never the password or token of a `nats://user:pass@…` URL in a message.
   let hubUrl = server === undefined ? "the embedded hub" : redactUrl(server);
   try {
@@ -151,6 +154,22 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
     }
     const started = Promise.all(members.map((m) => m.client.start()));
     started.catch(() => {}); // a client that fails to start reports through `closed`
+    // For `distsync wait <dir>`: how far each folder is, rewritten several times a second.
+    statusFiles = startStatusFiles(
+      members.map((m) => ({ root: m.dir.root, client: m.client, watched: m.watched })),
+    );
+    const progress = new ProgressReporter(
+      members.map((m) => () => m.client.status().transfer),
+      {
+        mode: options.quiet ? "off" : output.json ? "json" : process.stderr.isTTY ? "tty" : "lines",
+        sink: {
+          show: (line) => terminalLine.show(line),
+          clear: () => terminalLine.clear(),
+          event: (event) => output.event(event),
+        },
+      },
+    );
+    const progressTimer = setInterval(() => progress.tick(), 100);
     if (options.once) {
       void started
         .then(() => waitQuiet(members, () => lastChange, context.signal))
@@ -160,11 +179,15 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
         );
     }
     const outcome = await finished;
+    clearInterval(progressTimer);
+    progress.stop();
+    await statusFiles.stop();
     // A lost hub will not answer a goodbye, and transport-ws's close() waits up to 5 s for the close
     // handshake of a connection to a frozen hub: do not wait for that.
     await atMost(shutdown(members, hub), outcome.exitCode === ExitCode.hubUnreachable ? 250 : 10_000);
     return outcome;
   } catch (error) {
+    await statusFiles?.stop();
     await atMost(shutdown(members, hub), 10_000);
     throw error;
   }

@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Hub, Logger } from "@distsync/core";
 import { createWebSocketHubTransport } from "@distsync/transport-ws";
 import type { ServeOptions } from "../args.js";
@@ -28,14 +29,21 @@ export interface HubHttp {
  * {@link createStatusServer}. A hub on NATS has no port of its own: it serves HTTP only with
  * `--http-port` (on `--http-host`).
  */
-export async function startHubHttp(options: ServeOptions, logger: Logger): Promise<HubHttp> {
+/** A certificate and its key, PEM, for serving wss:// and https:// (`serve --tls-cert/--tls-key`). */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+export async function startHubHttp(options: ServeOptions, logger: Logger, tls?: TlsFiles): Promise<HubHttp> {
   const monitor = new HubMonitor();
   const status = createStatusServer({ monitor, token: options.token });
   let server: Server | undefined;
   let served: ServedHub;
   let pageUrl: string | undefined;
   if (options.nats === undefined) {
-    server = createServer(status.handle);
+    // With a certificate the same port speaks TLS: wss:// for clients, https:// for the routes.
+    server = tls === undefined ? createServer(status.handle) : createHttpsServer(tls, status.handle);
     const address = await listenHttp(server, options.host, options.port);
     const ws = createWebSocketHubTransport({ server, logger });
     served = {
@@ -45,7 +53,7 @@ export async function startHubHttp(options: ServeOptions, logger: Logger): Promi
       exposed: () => !isLoopback(options.host),
       where: options.host,
     };
-    pageUrl = httpUrl(address.address, address.port);
+    pageUrl = httpUrl(address.address, address.port, tls === undefined ? "http" : "https");
   } else {
     served = hubTransportFor(options, logger);
     if (options.httpPort !== undefined) {
@@ -71,6 +79,6 @@ export async function startHubHttp(options: ServeOptions, logger: Logger): Promi
   };
 }
 
-function httpUrl(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+function httpUrl(host: string, port: number, scheme: "http" | "https" = "http"): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }

@@ -1,4 +1,5 @@
-import type { Server } from "node:http";
+import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
@@ -8,7 +9,11 @@ import { ExitCode } from "../exit-codes.js";
  * fails the way the WebSocket transport's own listener did before `serve` shared its port with the
  * HTTP routes (`cannot listen on 127.0.0.1:7420: address already in use (EADDRINUSE)`), exit code 1.
  */
-export async function listenHttp(server: Server, host: string, port: number): Promise<AddressInfo> {
+export async function listenHttp(
+  server: HttpServer | HttpsServer,
+  host: string,
+  port: number,
+): Promise<AddressInfo> {
   const where = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {

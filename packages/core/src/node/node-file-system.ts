@@ -28,6 +28,7 @@ import type {
 } from "../file-system.js";
 import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem, STATE_DIR_NAME } from "../paths.js";
 import type { RelPath } from "../types.js";
+import { DEFAULT_SCAN_INTERVAL_MS, startScanWatcher } from "./scan-watcher.js";
 import { watchWithTrailingEvents } from "./trailing-watch-events.js";
 
 export interface NodeFileSystemOptions {
@@ -42,12 +43,25 @@ export interface NodeFileSystemOptions {
    * entries below a skipped directory are not visited, so they are not reported. Default: none.
    */
   onSkip?: (path: string, reason: string) => void;
+  /**
+   * When the OS refuses to watch the folder (the inotify limits: `ENOSPC` "System limit for
+   * number of file watchers reached", or `EMFILE`), `watch` reports one error naming the limit to
+   * raise and falls back to walking the folder every `scanIntervalMs`, comparing stats. Default
+   * 2000 ms.
+   */
+  scanIntervalMs?: number;
+  /** Skip the OS watcher and scan periodically from the start (tests, exotic mounts). Default false. */
+  forceScanFallback?: boolean;
 }
 
 /** Opens without following a final symbolic link, and without blocking on a FIFO. */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 /** How many `lstat` calls `walk` keeps in flight. */
 const WALK_BATCH = 32;
+/** The temp files `createWriter` makes; a crash (kill -9, power loss) can leave them behind. */
+const TEMP_FILE = /^\.distsync-[0-9a-f]{16}\.tmp$/;
+/** The temp files `saveState` makes in the state folder. */
+const STATE_TEMP_FILE = /\.[0-9a-f]{12}\.tmp$/;
 
 /**
  * Opens the folder at `root` (relative to the working directory if not absolute). Fails with
@@ -123,6 +137,10 @@ export class NodeFileSystem implements FileSystem {
   readonly #onSkip: (path: string, reason: string) => void;
   #fd: number | undefined;
   readonly #pendingChecks = { value: 0 };
+  readonly #scanIntervalMs: number;
+  readonly #forceScan: boolean;
+  /** Absolute paths of the temp files of writers still open: never taken for stale ones. */
+  readonly #liveTemps = new Set<string>();
 
   constructor(identity: NodeFileSystemRoot, options: NodeFileSystemOptions = {}) {
     this.root = identity.root;
@@ -130,6 +148,8 @@ export class NodeFileSystem implements FileSystem {
     this.#durable = options.durable ?? true;
     this.#onSkip = options.onSkip ?? (() => {});
     this.#fd = identity.fd;
+    this.#scanIntervalMs = options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
+    this.#forceScan = options.forceScanFallback ?? false;
   }
 
   /**
@@ -224,6 +244,7 @@ export class NodeFileSystem implements FileSystem {
 
   /** Reads `<root>/.distsync/<name>`: state the client keeps beside the content, never synced. */
   async loadState(name: string): Promise<Uint8Array | undefined> {
+    await this.#removeStaleStateTemps();
     try {
       return new Uint8Array(await fsp.readFile(nodePath.join(this.root, STATE_DIR_NAME, stateName(name))));
     } catch (error) {
@@ -237,6 +258,7 @@ export class NodeFileSystem implements FileSystem {
     const dir = nodePath.join(this.root, STATE_DIR_NAME);
     const final = nodePath.join(dir, stateName(name));
     const temp = `${final}.${randomBytes(6).toString("hex")}.tmp`;
+    this.#liveTemps.add(temp);
     try {
       // Not recursive: a root that is gone must stay gone, not come back holding our state.
       await fsp.mkdir(dir).catch((error: NodeJS.ErrnoException) => {
@@ -253,6 +275,8 @@ export class NodeFileSystem implements FileSystem {
     } catch (error) {
       await fsp.rm(temp, { force: true }).catch(() => {});
       throw mapError("save state", STATE_DIR_NAME as RelPath, error);
+    } finally {
+      this.#liveTemps.delete(temp);
     }
   }
 
@@ -276,6 +300,7 @@ export class NodeFileSystem implements FileSystem {
     } catch (error) {
       throw mapError("write", path, error);
     }
+    this.#liveTemps.add(temp);
     return new NodeFileWriter({
       path,
       absolute,
@@ -283,6 +308,7 @@ export class NodeFileSystem implements FileSystem {
       handle,
       durable: this.#durable,
       executableBit: this.capabilities.executableBit,
+      release: () => this.#liveTemps.delete(temp),
       beforeRename: async () => {
         await this.#assertRoot("commit", path);
         if (!(await this.#checkRealDirectory("commit", path, directory))) {
@@ -396,17 +422,6 @@ export class NodeFileSystem implements FileSystem {
   async #watchRaw(listener: (event: WatchEvent) => void): Promise<Watcher> {
     await this.#assertRoot("watch", "");
     const root = this.root;
-    const watcher: FSWatcher = chokidarWatch(root, {
-      ignoreInitial: true,
-      atomic: false,
-      followSymlinks: false,
-      alwaysStat: false,
-      persistent: true,
-      ignored: (absolute: string) => {
-        const relative = toRelative(root, absolute);
-        return relative !== undefined && relative !== "" && isInternalPath(relative);
-      },
-    });
     let closed = false;
     let rootRemoved = false;
     let closing: Promise<void> | undefined;
@@ -421,6 +436,39 @@ export class NodeFileSystem implements FileSystem {
         });
       }
     };
+    const startScan = (announceBaseline: boolean): Promise<Watcher> =>
+      startScanWatcher({
+        walk: () => this.walk(),
+        rootExists: () => this.rootExists(),
+        emit,
+        intervalMs: this.#scanIntervalMs,
+        announceBaseline,
+      });
+    if (this.#forceScan) {
+      const scanner = await startScan(false);
+      return {
+        close: () => {
+          closed = true;
+          closing ??= scanner.close();
+          return closing;
+        },
+      };
+    }
+
+    const watcher: FSWatcher = chokidarWatch(root, {
+      ignoreInitial: true,
+      atomic: false,
+      followSymlinks: false,
+      alwaysStat: false,
+      persistent: true,
+      ignored: (absolute: string) => {
+        const relative = toRelative(root, absolute);
+        return relative !== undefined && relative !== "" && isInternalPath(relative);
+      },
+    });
+    /** Set once the OS watcher failed for good and a periodic scan replaced it. */
+    let fallback: Promise<Watcher | undefined> | undefined;
+    let ready = false;
     const emitRootRemoved = (): void => {
       if (rootRemoved) return;
       rootRemoved = true;
@@ -437,6 +485,7 @@ export class NodeFileSystem implements FileSystem {
     const parentWatcher = watchParent(root, checkRoot);
 
     watcher.on("all", (name, absolute) => {
+      if (fallback !== undefined) return;
       const relative = toRelative(root, absolute);
       if (relative === undefined) return;
       if (relative === "") {
@@ -463,24 +512,51 @@ export class NodeFileSystem implements FileSystem {
           return emit({ type: "remove", path, kind: "directory" });
       }
     });
+    let fellBack!: () => void;
+    const fellBackPromise = new Promise<void>((resolve) => {
+      fellBack = resolve;
+    });
     watcher.on("error", (error: unknown) => {
+      if (fallback !== undefined) return;
       const code = systemCodeOf(error);
       if (code === "ENOENT" || code === "ENOTDIR") {
         // Usually the root itself vanished; otherwise a path raced away, which is no news.
         checkRoot();
         return;
       }
+      if (code === "ENOSPC" || code === "EMFILE") {
+        // Out of inotify watches (or descriptors): part of the tree would go unwatched, silently.
+        // Say so once, then scan the whole folder periodically instead.
+        emit({ type: "error", error: watchError(root, error, this.#scanIntervalMs) });
+        // A fallback after `ready` may have missed changes already: announce every entry once.
+        const announce = ready;
+        fallback = watcher
+          .close()
+          .catch(() => {})
+          .then(() => (closed ? undefined : startScan(announce)));
+        void fallback.then(fellBack, fellBack);
+        return;
+      }
       emit({ type: "error", error: watchError(root, error) });
     });
 
-    await new Promise<void>((resolve) => {
-      watcher.once("ready", () => resolve());
-    });
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        watcher.once("ready", () => resolve());
+      }),
+      fellBackPromise,
+    ]);
+    ready = true;
+    if (fallback !== undefined) await fallback;
     return {
       close: () => {
         closed = true;
         parentWatcher?.close();
-        closing ??= watcher.close();
+        closing ??= (async () => {
+          await watcher.close();
+          const scanner = await fallback?.catch(() => undefined);
+          await scanner?.close();
+        })();
         return closing;
       },
     };
@@ -586,7 +662,11 @@ export class NodeFileSystem implements FileSystem {
 
   async #walkEntry(directory: string, entry: Dirent): Promise<FileStat | undefined> {
     const name = entry.name;
-    if (isInternalPath(name)) return undefined;
+    if (isInternalPath(name)) {
+      if (entry.isFile() && TEMP_FILE.test(name))
+        await this.#removeStaleTemp(this.#absolute(directory), name);
+      return undefined;
+    }
     const path = directory === "" ? name : `${directory}/${name}`;
     const problem = pathProblem(path);
     if (problem !== undefined) return this.#skip(path, problem);
@@ -601,6 +681,33 @@ export class NodeFileSystem implements FileSystem {
       return name.includes("\uFFFD") ? this.#skip(path, "name is not valid UTF-8") : undefined;
     }
     return this.#toStat(path as RelPath, stats);
+  }
+
+  /**
+   * Removes a temp file of ours that no writer of this instance holds: the remains of a write cut
+   * short by a crash. Only names `createWriter` makes (`.distsync-<16 hex>.tmp`), only regular files.
+   * Two programs syncing one folder at once are not supported, so no other writer can own it.
+   */
+  async #removeStaleTemp(directory: string, name: string): Promise<void> {
+    const absolute = nodePath.join(directory, name);
+    if (this.#liveTemps.has(absolute)) return;
+    await fsp.unlink(absolute).catch(() => {});
+  }
+
+  /** The same for `saveState`'s temp files in `<root>/.distsync/`. */
+  async #removeStaleStateTemps(): Promise<void> {
+    const dir = nodePath.join(this.root, STATE_DIR_NAME);
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile() || !STATE_TEMP_FILE.test(entry.name)) continue;
+      const absolute = nodePath.join(dir, entry.name);
+      if (!this.#liveTemps.has(absolute)) await fsp.unlink(absolute).catch(() => {});
+    }
   }
 
   #skip(path: string, reason: string): undefined {
@@ -668,6 +775,8 @@ interface WriterInit {
   handle: FileHandle;
   durable: boolean;
   executableBit: boolean;
+  /** Called once the temp file is renamed or removed. */
+  release: () => void;
   /** Re-checks, right before the rename, that the target directory is still the one inside the root. */
   beforeRename: () => Promise<void>;
 }
@@ -743,6 +852,7 @@ class NodeFileWriter implements FileWriter {
       await handle.close();
       await this.#init.beforeRename();
       await fsp.rename(temp, absolute);
+      this.#init.release();
       this.#state = "committed";
     } catch (error) {
       this.#state = "failed";
@@ -757,6 +867,7 @@ class NodeFileWriter implements FileWriter {
       await this.#init.handle.close().catch(() => {});
     }
     await fsp.unlink(this.#init.temp).catch(() => {});
+    this.#init.release();
   }
 
   #assertOpen(op: string): void {
@@ -849,8 +960,11 @@ function notADirectory(op: string, path: string, directory: string, systemCode: 
   );
 }
 
-/** A watcher failure as a `FileSystemError`, with the fix when the inotify limits are hit. */
-function watchError(root: string, error: unknown): FileSystemError {
+/**
+ * A watcher failure as a `FileSystemError`, with the fix when the inotify limits are hit, and the
+ * scan interval when the watcher falls back to scanning.
+ */
+function watchError(root: string, error: unknown, scanIntervalMs?: number): FileSystemError {
   const systemCode = systemCodeOf(error);
   const reason = error instanceof Error ? error.message : String(error);
   let message = `watching ${JSON.stringify(root)} failed: ${reason}`;
@@ -863,6 +977,9 @@ function watchError(root: string, error: unknown): FileSystemError {
     message =
       `watching ${JSON.stringify(root)} failed: too many open files or inotify instances (EMFILE). ` +
       "Raise the open-file limit (ulimit -n) or fs.inotify.max_user_instances";
+  }
+  if (scanIntervalMs !== undefined) {
+    message += `; meanwhile the folder is scanned for changes every ${scanIntervalMs / 1000} s instead`;
   }
   return new FileSystemError(message, { path: root, systemCode }, { cause: error });
 }

@@ -53,6 +53,12 @@ export type HelloMessage = {
   clientId: ClientId;
   name?: string;
   token?: string;
+  /**
+   * A secret of this client's process. A connection naming a client id that is already connected
+   * replaces the older one only with the same key: client ids travel in every delivery, so without
+   * it anyone who may join could push any other client off the hub.
+   */
+  key?: string;
 };
 export type WelcomeMessage = {
   type: "welcome";
@@ -82,7 +88,14 @@ export type ContentMessage = {
 };
 export type ContentEndMessage = { type: "content-end"; hash: ContentHash; chunks: number; size: number };
 export type ContentAbortMessage = { type: "content-abort"; hash: ContentHash; reason: string };
-export type PingMessage = { type: "ping"; time: number };
+export type PingMessage = {
+  type: "ping";
+  time: number;
+  /** From a client: the hub sequence number it has applied everything up to (sent when idle). */
+  applied?: number;
+  /** From the hub: every other live client of the space has applied everything up to this. */
+  delivered?: number;
+};
 export type PongMessage = { type: "pong"; time: number };
 export type ByeMessage = { type: "bye" };
 export type ErrorMessage = {

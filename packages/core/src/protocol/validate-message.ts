@@ -1,6 +1,7 @@
 import { PathNotAllowedError, ProtocolError } from "../errors.js";
 import { isInternalPath, pathProblem } from "../paths.js";
 import type { EntryMeta } from "../types.js";
+import { MAX_BATCH_ITEMS } from "./constants.js";
 import type { Delivery, InlineContent, Message, Proposal } from "./messages.js";
 
 type Fields = Record<string, unknown>;
@@ -12,10 +13,12 @@ function fail(message: string): never {
   throw new ProtocolError(message);
 }
 
+// A plain map only: msgpackr turns the never-used byte 0xc1 and extension types into class
+// instances (C1Type, Date, Error…), which must not pass for a map.
 function isRecord(value: unknown): value is Fields {
-  return (
-    typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function str(fields: Fields, key: string, where: string, optional = false): string | undefined {
@@ -75,6 +78,9 @@ function path(fields: Fields, _where: string): void {
 function items(fields: Fields, where: string, check: (item: unknown, where: string) => void): void {
   const list = fields.items;
   if (!Array.isArray(list)) fail(`${where}: field 'items' must be an array`);
+  if (list.length > MAX_BATCH_ITEMS) {
+    fail(`${where}: ${list.length} items; a batch holds at most ${MAX_BATCH_ITEMS} items`);
+  }
   for (let i = 0; i < list.length; i++) check(list[i], `${where}.items[${i}]`);
 }
 
@@ -146,6 +152,7 @@ export function validateMessage(value: unknown): Message {
       str(value, "clientId", where);
       str(value, "name", where, true);
       str(value, "token", where, true);
+      str(value, "key", where, true);
       break;
     }
     case "welcome":
@@ -196,6 +203,10 @@ export function validateMessage(value: unknown): Message {
       str(value, "reason", where);
       break;
     case "ping":
+      finite(value, "time", where);
+      if (value.applied !== undefined) int(value, "applied", where);
+      if (value.delivered !== undefined) int(value, "delivered", where);
+      break;
     case "pong":
       finite(value, "time", where);
       break;

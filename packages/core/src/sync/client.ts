@@ -144,6 +144,22 @@ export interface ClientStatus {
   clientId: string;
   files: number;
   pending: number;
+  /** The hub's sequence number of this client's latest accepted change (0: none yet). */
+  acked: number;
+  /**
+   * The hub's word that every other connected client has applied everything up to this sequence
+   * number. When `pending` is 0 and `delivered >= acked`, every local change reached every client.
+   */
+  delivered: number;
+  /** Files and bytes moved since the client started (downloads and uploads), and the work queued. */
+  transfer: TransferProgress;
+}
+
+export interface TransferProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export interface Client {
@@ -187,6 +203,8 @@ interface DiskState {
   stat: FileStat;
   inline?: Uint8Array;
   stable: boolean;
+  /** The file could not be read (permission denied…): `stable` is false, `meta` has no hash. */
+  unreadable?: boolean;
 }
 
 type State = ClientStatus["state"];
@@ -236,6 +254,8 @@ class ClientEngine implements Client {
   readonly #massGuard: { minFiles: number; fraction: number } | undefined;
   /** Deletions held back by the mass-deletion guard, until the files come back or a restart. */
   readonly #held = new Set<RelPath>();
+  /** Files whose last read failed (permission denied…), with their failures: reported once, retried with backoff. */
+  readonly #unreadable = new Map<RelPath, { failures: number; timer?: ReturnType<typeof setTimeout> }>();
   #heldTimer: ReturnType<typeof setInterval> | undefined;
   readonly #extraIgnores: readonly string[];
   #rules: IgnoreRules;
@@ -252,6 +272,16 @@ class ClientEngine implements Client {
   #watcher: Watcher | undefined;
   #epoch: string | undefined;
   #hubSeq = 0;
+  #acked = 0;
+  /** Proves to the hub that a new connection with our id is ours (see HelloMessage.key). */
+  readonly #key = randomId() + randomId();
+  /** Files and bytes finished (downloads and uploads) and queued, since start. */
+  readonly #progress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  /** Bytes of uploads still running (downloads in flight are counted by #downloads). */
+  #uploading = 0;
+  #delivered = 0;
+  #appliedSent = 0;
+  #appliedTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatMs = DEFAULT_HEARTBEAT_MS;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #lastHeard = 0;
@@ -341,6 +371,12 @@ class ClientEngine implements Client {
         this.#settleTimers.size +
         this.#deleteCandidates.size +
         [...this.#index.values()].filter((rec) => rec.missed).length,
+      acked: this.#acked,
+      delivered: this.#delivered,
+      transfer: {
+        ...this.#progress,
+        bytesDone: this.#progress.bytesDone + this.#downloads.receivedInFlight + this.#uploading,
+      },
     };
   }
 
@@ -425,6 +461,7 @@ class ClientEngine implements Client {
       space: this.#space,
       clientId: this.clientId,
       name: this.#name,
+      key: this.#key,
       ...(this.#token === undefined ? {} : { token: this.#token }),
     });
     // The hub may stay silent (wrong endpoint, hung process): the heartbeat check covers that too.
@@ -450,8 +487,11 @@ class ClientEngine implements Client {
       void connection.close("heartbeat timeout", { force: true }).catch(() => {});
       return;
     }
-    if (this.#state === "live" || this.#state === "joining")
-      this.#trySend({ type: "ping", time: Date.now() });
+    if (this.#state === "live" || this.#state === "joining") {
+      const applied = this.#idle() ? this.#hubSeq : undefined;
+      this.#trySend({ type: "ping", time: Date.now(), ...(applied === undefined ? {} : { applied }) });
+      if (applied !== undefined) this.#appliedSent = applied;
+    }
     if (!(await this.#fs.rootExists().catch(() => false))) await this.#rootGone();
   }
 
@@ -504,6 +544,7 @@ class ClientEngine implements Client {
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
     if (this.#heldTimer) clearInterval(this.#heldTimer);
+    if (this.#appliedTimer) clearTimeout(this.#appliedTimer);
     if (this.#saveTimer) {
       clearTimeout(this.#saveTimer);
       this.#saveTimer = undefined;
@@ -608,6 +649,7 @@ class ClientEngine implements Client {
         return;
       case "ping":
         this.#send({ type: "pong", time: message.time });
+        if (message.delivered !== undefined) this.#delivered = message.delivered;
         return;
       case "pong":
         return;
@@ -657,6 +699,9 @@ class ClientEngine implements Client {
     }
     this.#epoch = epoch;
     this.#hubSeq = seq;
+    // A new session: the hub knows nothing of our progress, and we nothing of the others'.
+    this.#appliedSent = 0;
+    this.#delivered = 0;
     this.#events.emit("connected");
     // Not awaited: answers to the first batches must flow while later ones are still hashed.
     void this.#sendIndex().catch(async (error) => {
@@ -711,6 +756,8 @@ class ClientEngine implements Client {
     }
     this.#clearInflight(rec);
     this.#hubSeq = Math.max(this.#hubSeq, accepted.seq);
+    this.#acked = Math.max(this.#acked, accepted.seq);
+    this.#reportApplied();
     this.#events.emit("change-sent", {
       path: accepted.path,
       op: opOf(proposal.entry),
@@ -760,6 +807,11 @@ class ClientEngine implements Client {
       this.#clearInflight(rec);
     }
     this.#applying++;
+    const counted = delivery.entry.kind === "file" && !delivery.entry.deleted;
+    if (counted) {
+      this.#progress.filesTotal++;
+      this.#progress.bytesTotal += delivery.entry.size;
+    }
     void this.#paths
       .run(delivery.path, () => this.#apply(delivery, answered))
       .catch((error) => {
@@ -768,7 +820,12 @@ class ClientEngine implements Client {
       })
       .finally(() => {
         this.#applying--;
+        if (counted) {
+          this.#progress.filesDone++;
+          this.#progress.bytesDone += delivery.entry.size;
+        }
         this.#maybeReady();
+        this.#reportApplied();
       });
   }
 
@@ -879,7 +936,7 @@ class ClientEngine implements Client {
           }
           await writer.write(raw);
         } else {
-          await this.#downloads.fetchInto(entry.hash as ContentHash, writer);
+          await this.#downloads.fetchInto(entry.hash as ContentHash, writer, entry.size);
         }
         // The narrowest window we can offer: a local write landing since we looked wins over us.
         const now = await this.#fs.stat(path);
@@ -949,6 +1006,17 @@ class ClientEngine implements Client {
     }, delayMs);
   }
 
+  /** Looks at a file that could not be read again later: 250 ms, doubling up to 30 s. */
+  #retryRead(path: RelPath): void {
+    const unreadable = this.#unreadable.get(path);
+    if (!unreadable || unreadable.timer || this.#state === "closed") return;
+    const delayMs = Math.min(30_000, 250 * 2 ** Math.min(unreadable.failures - 1, 7));
+    unreadable.timer = setTimeout(() => {
+      unreadable.timer = undefined;
+      this.#settle(path);
+    }, delayMs);
+  }
+
   async #applyMissed(rec: LocalRecord): Promise<void> {
     const missed = rec.missed;
     if (!missed) return;
@@ -968,6 +1036,24 @@ class ClientEngine implements Client {
     rec.seq = delivery.seq;
     rec.disk = stat ? { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable } : undefined;
     this.#scheduleSave();
+  }
+
+  // ---------------------------------------------------------------- progress reports
+
+  #idle(): boolean {
+    return this.#state === "live" && this.#synced && this.status().pending === 0;
+  }
+
+  /** Tells the hub, soon after we go idle, how far we have applied (for others' `delivered`). */
+  #reportApplied(): void {
+    if (this.#appliedTimer) return;
+    this.#appliedTimer = setTimeout(() => {
+      this.#appliedTimer = undefined;
+      // Not idle yet: a later trigger, or the next heartbeat ping, reports it.
+      if (!this.#idle() || this.#hubSeq <= this.#appliedSent) return;
+      this.#appliedSent = this.#hubSeq;
+      this.#trySend({ type: "ping", time: Date.now(), applied: this.#hubSeq });
+    }, 10);
   }
 
   // ---------------------------------------------------------------- ignore rules
@@ -1113,7 +1199,8 @@ class ClientEngine implements Client {
       return;
     }
     if (!disk.stable) {
-      this.#settle(path);
+      if (disk.unreadable) this.#retryRead(path);
+      else this.#settle(path);
       return;
     }
     if (rec?.entry && sameVersion(disk.meta, rec.entry)) {
@@ -1240,8 +1327,13 @@ class ClientEngine implements Client {
     const items: Proposal[] = [];
     const seen = new Set<RelPath>();
     const limit = (this.#connection?.maxFrameBytes ?? MIN_FRAME_BYTES) - FRAME_OVERHEAD_BYTES;
+    // The connection this index is for: after a cut and a reconnect, the next join sends its own.
+    const connection = this.#connection;
+    const current = () =>
+      this.#state !== "closed" && connection !== undefined && this.#connection === connection;
     let bytes = 0;
     const flush = (final: boolean) => {
+      if (!current()) return;
       const batch: Proposal[] = [];
       for (const p of items.splice(0)) {
         const rec = this.#record(p.path);
@@ -1280,7 +1372,7 @@ class ClientEngine implements Client {
       window = [];
     };
     for await (const stat of this.#fs.walk()) {
-      if (this.#state === "closed" || !this.#connection) return;
+      if (!current()) return;
       if (isInternalPath(stat.path)) continue;
       seen.add(stat.path);
       if (this.#rules.ignores(stat.path, stat.kind)) continue;
@@ -1288,16 +1380,24 @@ class ClientEngine implements Client {
       if (window.length >= INDEX_READ_WINDOW) await drain();
     }
     await drain();
-    if (this.#state === "closed" || !this.#connection) return;
+    if (!current()) return;
     // What we knew of and is gone now was deleted while we were away.
     const now = Date.now();
     const gone: RelPath[] = [];
-    for (const [path, rec] of this.#index) {
+    for (const [path, rec] of [...this.#index]) {
       if (seen.has(path) || this.#held.has(path) || !rec.entry || rec.entry.deleted) continue;
       // Ignored now: not ours to delete (the rules may have changed while we were away).
       if (this.#rules.ignores(path, rec.entry.kind)) continue;
+      // Written since the walk passed its directory (a version still being applied, from before a
+      // reconnect): not gone. Unsure (the stat failed): not gone either.
+      const present = await this.#fs.stat(path).then(
+        (stat) => stat !== undefined,
+        () => true,
+      );
+      if (present) continue;
       gone.push(path);
     }
+    if (!current()) return;
     if (!this.#holdMassDeletion(gone)) {
       for (const path of gone) {
         const rec = this.#index.get(path) as LocalRecord & { entry: EntryMeta };
@@ -1312,8 +1412,12 @@ class ClientEngine implements Client {
     const { hash, path } = request;
     if (!this.#connection) return;
     let ok = false;
+    const size = this.#index.get(path)?.inflight?.entry.size ?? 0;
+    this.#progress.filesTotal++;
+    this.#progress.bytesTotal += size;
     try {
       const result = await readContent(this.#fs, path, async (chunk) => {
+        this.#uploading = Math.min(size, this.#uploading + chunk.data.length);
         const encoded = encodeChunk(chunk.data, this.#compression);
         await this.#sendAwait({
           type: "content",
@@ -1330,6 +1434,10 @@ class ClientEngine implements Client {
     } catch (error) {
       if (!this.#connection) return;
       this.#emitError(asError(error));
+    } finally {
+      this.#uploading = 0;
+      this.#progress.filesDone++;
+      this.#progress.bytesDone += size;
     }
     if (ok) return;
     // The file changed under us: receivers must never get bytes that do not match the hash.
@@ -1382,10 +1490,20 @@ class ClientEngine implements Client {
       result = await readContent(this.#fs, path);
     } catch (error) {
       if (FileSystemError.isInstance(error)) {
-        this.#emitError(error);
-        return { stat, stable: false, meta: fileMeta(stat, "" as ContentHash) };
+        // Reported once per file, not at every retry; never mistaken for a deletion.
+        const unreadable = this.#unreadable.get(path) ?? { failures: 0 };
+        unreadable.failures++;
+        this.#unreadable.set(path, unreadable);
+        if (unreadable.failures === 1) this.#emitError(error);
+        return { stat, stable: false, unreadable: true, meta: fileMeta(stat, "" as ContentHash) };
       }
       throw error;
+    }
+    const recovered = this.#unreadable.get(path);
+    if (recovered) {
+      if (recovered.timer) clearTimeout(recovered.timer);
+      this.#unreadable.delete(path);
+      this.#log.info("the file can be read again", { path });
     }
     if (!result) return undefined;
     const state: DiskState = {

@@ -8,6 +8,8 @@ import type { ContentHash } from "../types.js";
 
 interface Target {
   writer: FileWriter;
+  /** The size the hub announced for this content: no more bytes than that are written. */
+  size: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -40,9 +42,16 @@ export class Downloads {
     return this.#transfers.size + this.#queued.size;
   }
 
-  fetchInto(hash: ContentHash, writer: FileWriter): Promise<void> {
+  /** Bytes received so far of the transfers still running (for progress reports). */
+  get receivedInFlight(): number {
+    let bytes = 0;
+    for (const transfer of this.#transfers.values()) bytes += transfer.hasher.size;
+    return bytes;
+  }
+
+  fetchInto(hash: ContentHash, writer: FileWriter, size: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const target = { writer, resolve, reject };
+      const target = { writer, size, resolve, reject };
       const transfer = this.#transfers.get(hash);
       if (transfer && !transfer.started) {
         transfer.targets.push(target);
@@ -69,6 +78,14 @@ export class Downloads {
         throw new ProtocolError(`content chunk of ${message.size} bytes is outside 1..${CHUNK_MAX_BYTES}`);
       }
       transfer.next++;
+      // A hub that sends more than it announced must not fill the disk before the final check.
+      const limit = Math.min(...transfer.targets.map((t) => t.size));
+      if (transfer.hasher.size + message.size > limit) {
+        throw new ContentError(
+          "content-mismatch",
+          `content ${message.hash} is larger than the ${limit} bytes announced`,
+        );
+      }
       const raw = decodeChunk(message.encoding, message.data, message.size);
       transfer.hasher.add(await sha256(raw), raw.length);
       await transfer.writing;

@@ -20,6 +20,7 @@ import type {
   Accepted,
   ContentMessage,
   Delivery,
+  ErrorMessage,
   HelloMessage,
   HubMessage,
   Message,
@@ -53,11 +54,13 @@ export interface SessionHost {
   durable(): Promise<void> | undefined;
   /** Checks the token (constant time); resolves true when it may join. */
   authorize(token: string | undefined): Promise<boolean>;
-  /** Registers the session in its space; returns the space. */
-  join(session: HubSession, hello: HelloMessage): HubSpace;
+  /** Registers the session in its space; `undefined` when its client id is taken (another key). */
+  join(session: HubSession, hello: HelloMessage): HubSpace | undefined;
   /** Sends committed versions to every other live session of the space. */
   fanout(space: HubSpace, committed: IndexEntry[], origin: HubSession, loser?: ClientId): void;
   report(space: HubSpace, outcome: SpaceOutcome, proposal: Proposal, origin: HubSession): void;
+  /** A client reported progress: the others may now count their changes as delivered. */
+  appliedChanged(session: HubSession): void;
   leave(session: HubSession, reason: string): void;
 }
 
@@ -79,6 +82,12 @@ export class HubSession {
   name: string | undefined;
   space: HubSpace | undefined;
   lastSeen = Date.now();
+  /** The client process's secret from its hello (see HelloMessage.key). */
+  key: string | undefined;
+  /** The hub sequence number this client reports having applied everything up to. */
+  applied = 0;
+  /** The `delivered` value last sent to this client. */
+  deliveredSent = -1;
   #state: State = "hello";
   readonly #host: SessionHost;
   readonly #incoming = new SerialQueue();
@@ -175,9 +184,12 @@ export class HubSession {
       message: error.message,
       fatal,
     });
-    await this.send({ type: "error", code: error.code, message: error.message, fatal, ...extra }).catch(
-      () => {},
-    );
+    // The frame must itself be valid (PROTOCOL.md: strings of at most 4096): a message naming a
+    // path of 4096 bytes would otherwise make the client reject the error frame as malformed.
+    const frame: ErrorMessage = { type: "error", code: error.code, message: clip(error.message), fatal };
+    if (extra.path !== undefined) frame.path = clip(extra.path);
+    if (extra.hash !== undefined) frame.hash = extra.hash;
+    await this.send(frame).catch(() => {});
     if (fatal) await this.close(error.message);
   }
 
@@ -223,6 +235,10 @@ export class HubSession {
     switch (message.type) {
       case "ping":
         await this.send({ type: "pong", time: message.time });
+        if (message.applied !== undefined && message.applied > this.applied) {
+          this.applied = message.applied;
+          this.#host.appliedChanged(this);
+        }
         return;
       case "pong":
         return;
@@ -277,7 +293,19 @@ export class HubSession {
     }
     this.clientId = hello.clientId;
     this.name = hello.name;
+    this.key = hello.key;
     const space = this.#host.join(this, hello);
+    if (!space) {
+      this.clientId = undefined;
+      await this.fail(
+        new DistSyncError(
+          "client-id-in-use",
+          `client id ${hello.clientId.slice(0, 80)} is connected already`,
+        ),
+        true,
+      );
+      return;
+    }
     this.space = space;
     this.#state = "joining";
     await this.send({
@@ -331,7 +359,14 @@ export class HubSession {
         ready.push("refused");
         continue;
       }
-      ready.push(await this.#contentReady(item));
+      try {
+        ready.push(await this.#contentReady(item));
+      } catch (error) {
+        // Bad content refuses its own proposal only; the rest of the batch is decided as usual.
+        if (!ContentError.isInstance(error)) throw error;
+        await this.fail(error, false, { path: item.path });
+        ready.push("refused");
+      }
     }
     const acks: Accepted[] = [];
     const replies: Delivery[] = [];
@@ -406,7 +441,12 @@ export class HubSession {
     const { entry } = item;
     if (entry.kind !== "file" || entry.deleted) return true;
     const hash = entry.hash as ContentHash;
-    if (await this.#host.store.hasContent(hash)) return true;
+    if (await this.#host.store.hasContent(hash)) {
+      // The size is part of the version every other client receives: it must be the content's.
+      const held = await this.#host.store.getManifest(hash);
+      if (held && held.size !== entry.size) throw sizeMismatch(item, held.size);
+      return true;
+    }
     if (!item.data) return false;
     if (entry.size > CHUNK_MAX_BYTES) throw new ProtocolError(`${item.path}: inline content above one chunk`);
     const raw = decodeChunk(item.data.encoding, item.data.data, entry.size);
@@ -475,7 +515,13 @@ export class HubSession {
     const space = this.#requireSpace();
     const acks: Accepted[] = [];
     const replies: Delivery[] = [];
-    for (const item of waiting) this.#decide(space, item, acks, replies);
+    for (const item of waiting) {
+      if (item.entry.size !== size) {
+        await this.fail(sizeMismatch(item, size), false, { path: item.path });
+        continue;
+      }
+      this.#decide(space, item, acks, replies);
+    }
     if (acks.length > 0) void this.send({ type: "ack", items: acks }).catch(() => {});
     if (replies.length > 0) this.deliver(replies);
   }
@@ -523,6 +569,20 @@ function wouldLose(space: HubSpace, item: Proposal, proposer: ClientId): boolean
   const current = space.index.get(item.path);
   if (!current || current.seq === item.base) return false;
   return !beats(item.entry, proposer, current, current.origin);
+}
+
+function sizeMismatch(item: Proposal, actual: number): ContentError {
+  return new ContentError(
+    "content-mismatch",
+    `${item.path}: declared size ${item.entry.size} bytes, but its content is ${actual} bytes`,
+  );
+}
+
+/** Longest string the hub puts in an error frame, in UTF-16 units (the validator allows 4096). */
+const MAX_ERROR_TEXT = 1024;
+
+function clip(text: string): string {
+  return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT - 1)}…`;
 }
 
 function asDistSyncError(error: unknown): DistSyncError {

@@ -65,6 +65,10 @@ export interface ClientInfo {
   address: string | undefined;
   connectedAt: number;
   lastSeen: number;
+  /** The hub sequence number the client reports having applied everything up to. */
+  applied: number;
+  /** Bytes queued for the client and not yet taken by the transport. */
+  queuedBytes: number;
 }
 
 export interface HubConflict {
@@ -180,7 +184,7 @@ class HubEngine implements Hub, SessionHost {
     return this.#journal.flush().catch((error: unknown) => {
       if (!this.#journalFailed) {
         this.#journalFailed = true;
-        const failure = new DistSyncError("internal", (error as Error).message, { cause: error });
+        const failure = new DistSyncError("state-write-failed", (error as Error).message, { cause: error });
         this.logger.error("cannot record the index; disconnecting every client", { error: failure });
         this.#events.emit("error", failure);
         for (const session of this.#sessions) void session.close(failure.message, true);
@@ -249,14 +253,19 @@ class HubEngine implements Hub, SessionHost {
     return constantTimeEqual(token ?? "", this.#token);
   }
 
-  join(session: HubSession, hello: HelloMessage): HubSpace {
+  join(session: HubSession, hello: HelloMessage): HubSpace | undefined {
     const name = hello.space || DEFAULT_SPACE;
+    for (const other of this.#sessions) {
+      if (other === session || other.clientId !== hello.clientId || other.space?.name !== name) continue;
+      // Only the same client process (same key) may take over its own connection.
+      if (other.live && other.key !== hello.key) return undefined;
+    }
     let space = this.#spaces.get(name);
     if (!space) {
       space = new HubSpace(name, this.#journal);
       this.#spaces.set(name, space);
     }
-    // A client that reconnects before its old connection timed out replaces it.
+    // A client that reconnects before its old connection timed out replaces it (same key).
     for (const other of this.#sessions) {
       if (other !== session && other.space === space && other.clientId === hello.clientId) {
         void other.close("replaced by a new connection of the same client");
@@ -296,8 +305,33 @@ class HubEngine implements Hub, SessionHost {
     });
   }
 
+  appliedChanged(session: HubSession): void {
+    if (session.space) this.#sendDelivered(session.space);
+  }
+
+  /** Every other live client of `space` has applied up to the result (the space's seq if none). */
+  #deliveredFor(session: HubSession, space: HubSpace): number {
+    let low = space.seq;
+    for (const other of this.#sessions) {
+      if (other !== session && other.space === space && other.live) low = Math.min(low, other.applied);
+    }
+    return low;
+  }
+
+  /** Tells each client of `space` whose `delivered` value moved (so `distsync wait` returns promptly). */
+  #sendDelivered(space: HubSpace): void {
+    for (const session of this.#sessions) {
+      if (session.space !== space || !session.live) continue;
+      const delivered = this.#deliveredFor(session, space);
+      if (delivered === session.deliveredSent) continue;
+      session.deliveredSent = delivered;
+      void session.send({ type: "ping", time: Date.now(), delivered }).catch(() => {});
+    }
+  }
+
   leave(session: HubSession, reason: string): void {
     if (!this.#sessions.delete(session)) return;
+    if (session.space) this.#sendDelivered(session.space);
     if (session.clientId !== undefined && session.space) {
       this.logger.info("client left", { client: session.clientId, reason });
       this.#events.emit("client-left", info(session), reason);
@@ -319,7 +353,10 @@ class HubEngine implements Hub, SessionHost {
         void session.close("heartbeat timeout", true);
         continue;
       }
-      if (session.live) void session.send({ type: "ping", time: now }).catch(() => {});
+      if (!session.live || !session.space) continue;
+      const delivered = this.#deliveredFor(session, session.space);
+      session.deliveredSent = delivered;
+      void session.send({ type: "ping", time: now, delivered }).catch(() => {});
     }
   }
 }
@@ -332,6 +369,8 @@ function info(session: HubSession, spaceName?: string): ClientInfo {
     address: session.connection.remoteAddress,
     connectedAt: session.connectedAt,
     lastSeen: session.lastSeen,
+    applied: session.applied,
+    queuedBytes: session.queuedBytes,
   };
 }
 

@@ -212,6 +212,11 @@ describe("the hub's HTTP routes", () => {
     expect(values.get(`distsync_file_bytes{${d}}`)).toBe("hello from alpha\n".length + 2 * text.length);
     expect(values.get(`distsync_changes_committed_total{${d}}`)).toBe(3);
     expect(values.get(`distsync_conflicts_total{${d}}`)).toBe(0);
+    // One queue-depth and one lag sample per client; both are small numbers once all is applied.
+    for (const name of ["alpha", "beta"]) {
+      expect(values.get(`distsync_client_queue_bytes{${d},client="${name}"}`)).toBeGreaterThanOrEqual(0);
+      expect(values.get(`distsync_client_behind{${d},client="${name}"}`)).toBeGreaterThanOrEqual(0);
+    }
     // The upload of big.txt went in, its delivery to beta went out, both compressed.
     expect(values.get(`distsync_received_bytes_total{${d}}`)).toBeGreaterThan(0);
     expect(values.get(`distsync_sent_bytes_total{${d}}`)).toBeGreaterThan(0);

@@ -58,10 +58,14 @@ export interface ClientStatus {
   /** `joining` until the hub has sent everything the client lacked at join. */
   state: "joining" | "live";
   /**
-   * Committed changes of the space not yet handed to the transport for this client (its own are
-   * counted by their acknowledgement); `null` while joining.
+   * Committed changes of the space this client has not applied yet, by its own report (it tells
+   * the hub how far it has applied once it is idle); `null` while joining.
    */
   behind: number | null;
+  /** The hub sequence number the client has applied everything up to. */
+  applied: number;
+  /** Bytes queued at the hub for this client, not yet taken by the transport. */
+  queuedBytes: number;
   received: number;
   sent: number;
 }
@@ -228,7 +232,9 @@ export class HubMonitor implements TrafficObserver {
             connectedAt: client.connectedAt,
             lastSeen: client.lastSeen,
             state: link?.synced === false ? "joining" : "live",
-            behind: link?.synced ? Math.max(0, space.seq - link.lastSeq) : null,
+            behind: link?.synced === false ? null : Math.max(0, space.seq - client.applied),
+            applied: client.applied,
+            queuedBytes: client.queuedBytes,
             received: link?.received ?? 0,
             sent: link?.sent ?? 0,
           };

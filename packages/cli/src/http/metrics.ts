@@ -44,6 +44,34 @@ export function renderMetrics(monitor: HubMonitor): string {
   );
   family(
     {
+      name: "distsync_client_queue_bytes",
+      type: "gauge",
+      help: "Bytes queued at the hub for each connected client and not yet taken by the transport.",
+    },
+    () => {
+      for (const s of snapshot.spaces)
+        for (const c of s.clients)
+          lines.push(
+            `distsync_client_queue_bytes{space="${label(s.name)}",client="${label(c.name ?? c.clientId)}"} ${c.queuedBytes}`,
+          );
+    },
+  );
+  family(
+    {
+      name: "distsync_client_behind",
+      type: "gauge",
+      help: "Committed changes of the space each connected client has not applied yet (its own report).",
+    },
+    () => {
+      for (const s of snapshot.spaces)
+        for (const c of s.clients)
+          lines.push(
+            `distsync_client_behind{space="${label(s.name)}",client="${label(c.name ?? c.clientId)}"} ${c.behind ?? s.seq}`,
+          );
+    },
+  );
+  family(
+    {
       name: "distsync_connections",
       type: "gauge",
       help: "Open transport connections, joined to a space or not.",

@@ -59,10 +59,15 @@ describe("a mass deletion", () => {
 
   it("a few deletions at once are ordinary deletions", async () => {
     const { a, b, url } = await setUp(40);
-    await startClient(b, url);
+    const clientB = await startClient(b, url);
     await waitUntil(async () => (await count(b)) === 40, 15_000, "b to have the 40 files");
     for (let i = 0; i < 10; i++) await rm(nodePath.join(b, "docs", `f${i}.txt`));
-    await waitUntil(async () => (await count(a)) === 30, 15_000, "the 10 deletions to reach a");
+    await waitUntil(
+      async () => (await count(a)) === 30,
+      15_000,
+      "the 10 deletions to reach a",
+      async () => JSON.stringify({ a: await count(a), b: await count(b), events: clientB.events.slice(-30) }),
+    );
   });
 
   it("with --allow-mass-delete, emptying the folder empties the others", async () => {

@@ -13,7 +13,7 @@ import {
 } from "../errors.js";
 import type { FileStat, FileSystem, WatchEvent, Watcher } from "../file-system.js";
 import { type Logger, noopLogger } from "../logger.js";
-import { isInternalPath, isUnder, isValidPath, pathDepth } from "../paths.js";
+import { isInternalPath, isUnder, isValidPath, parentPath, pathDepth } from "../paths.js";
 import { decodeMessage, encodeMessage } from "../protocol/codec.js";
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -285,6 +285,7 @@ class ClientEngine implements Client {
   #heartbeatMs = DEFAULT_HEARTBEAT_MS;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #lastHeard = 0;
+  #lastTick = 0;
   #synced = false;
   #inflight = 0;
   #applying = 0;
@@ -475,6 +476,15 @@ class ClientEngine implements Client {
 
   async #tick(): Promise<void> {
     if (this.#state === "closed") return;
+    // Silence counts only while this process could listen: when our own event loop was stalled
+    // (a long synchronous stretch, a GC pause), frames waited in the socket unread — not the hub's
+    // fault. The stall is forgiven, so only real silence reaches the timeout.
+    const now = Date.now();
+    const interval = Math.min(this.#heartbeatMs, 1000);
+    if (this.#lastTick > 0 && now - this.#lastTick > interval * 3) {
+      this.#lastHeard = Math.max(this.#lastHeard, now - interval);
+    }
+    this.#lastTick = now;
     if (this.#connection && Date.now() - this.#lastHeard > this.#timeoutMs) {
       const silent = Date.now() - this.#lastHeard;
       this.#log.warn("hub silent past the heartbeat timeout", { silentMs: silent });
@@ -1244,6 +1254,18 @@ class ClientEngine implements Client {
       if (rec?.entry?.kind !== "directory") continue;
       for (const [q, r] of this.#index) if (isUnder(q, p) && r.entry && !r.entry.deleted) candidates.add(q);
     }
+    // The watcher can drop an event of a burst (seen under load): the siblings of what was removed
+    // are looked at too, so a deletion it missed is not left behind (only those found gone count).
+    const siblings = new Set<RelPath>();
+    if (candidates.size >= 2) {
+      const parents = new Set([...candidates].map((p) => parentPath(p) ?? ""));
+      for (const [q, r] of this.#index) {
+        if (siblings.size >= 2000) break;
+        if (!r.entry || r.entry.deleted || candidates.has(q) || !parents.has(parentPath(q) ?? "")) continue;
+        siblings.add(q);
+      }
+      for (const q of siblings) candidates.add(q);
+    }
     const gone: RelPath[] = [];
     for (const p of candidates) {
       const rec = this.#index.get(p);
@@ -1254,7 +1276,7 @@ class ClientEngine implements Client {
         continue;
       }
       if ((await this.#fs.stat(p)) === undefined) gone.push(p);
-      else this.#settle(p);
+      else if (!siblings.has(p)) this.#settle(p);
     }
     if (!(await this.#fs.rootExists())) {
       await this.#rootGone();

@@ -119,6 +119,7 @@ class HubEngine implements Hub, SessionHost {
   readonly #journal: HubJournal | undefined;
   readonly #tombstoneRetentionMs: number;
   #lastPrune = 0;
+  #lastTick = 0;
   #journalFailed = false;
   readonly #token: string | undefined;
   readonly #events: Emitter<HubEvents>;
@@ -346,6 +347,12 @@ class HubEngine implements Hub, SessionHost {
 
   #tick(): void {
     const now = Date.now();
+    // A stall of the hub's own event loop is not the clients' silence: forgive it (see the client).
+    if (this.#lastTick > 0 && now - this.#lastTick > this.heartbeatMs * 3) {
+      for (const session of this.#sessions)
+        session.lastSeen = Math.max(session.lastSeen, now - this.heartbeatMs);
+    }
+    this.#lastTick = now;
     if (now - this.#lastPrune > Math.min(3600_000, this.#tombstoneRetentionMs)) this.#pruneTombstones();
     for (const session of this.#sessions) {
       if (now - session.lastSeen > this.timeoutMs) {

@@ -62,6 +62,13 @@ export interface Connection {
   send(frame: Uint8Array, options?: SendOptions): Promise<void>;
   close(reason?: string, options?: CloseOptions): Promise<void>;
   on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): Unsubscribe;
+  /**
+   * Optional flow control for the receiving side: stop reading from the network until `resume()`,
+   * so a peer that sends faster than this side can store or write cannot fill its memory (the
+   * frames wait in the peer's send buffer, and its `send` backpressure slows it down). Idempotent.
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface HubTransportEvents {

@@ -88,6 +88,8 @@ export class WebSocketConnection implements Connection {
   readonly #inbox: Uint8Array[] = [];
   #inboxBytes = 0;
   #pausedForInbox = false;
+  /** Paused by `pause()`: the consumer is behind. */
+  #pausedByConsumer = false;
   #flushQueued = false;
   readonly #drainWaiters = new Set<DrainWaiter>();
   /** Frames handed to `ws` whose write callback has not run yet. */
@@ -124,6 +126,20 @@ export class WebSocketConnection implements Connection {
 
   get closed(): boolean {
     return this.#stopping || this.#finished || this.#socket.readyState !== WebSocket.OPEN;
+  }
+
+  /** Stops reading the socket (the consumer is behind); frames wait in the peer's buffers. */
+  pause(): void {
+    if (this.#pausedByConsumer || this.closed) return;
+    this.#pausedByConsumer = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#pausedByConsumer) return;
+    this.#pausedByConsumer = false;
+    // Still paused for the inbox (no listener yet): that pause ends when the inbox drains.
+    if (!this.#pausedForInbox && this.#socket.readyState === WebSocket.OPEN) this.#socket.resume();
   }
 
   /**
@@ -385,7 +401,7 @@ export class WebSocketConnection implements Connection {
       }
       if (this.#pausedForInbox && this.#inboxBytes < this.#highWaterMark) {
         this.#pausedForInbox = false;
-        this.#socket.resume();
+        if (!this.#pausedByConsumer) this.#socket.resume();
       }
     });
   }

@@ -33,6 +33,7 @@ import type {
 } from "../protocol/messages.js";
 import type { ClientTransport, CloseInfo, Connection } from "../transport.js";
 import type { ClientId, ContentHash, EntryMeta, RelPath } from "../types.js";
+import { Backlog } from "./backlog.js";
 import { batchBySize, itemBytes } from "./batcher.js";
 import { conflictName } from "./conflict-name.js";
 import { sameContent, sameVersion } from "./decide.js";
@@ -444,10 +445,12 @@ class ClientEngine implements Client {
     this.#state = "joining";
     this.#synced = false;
     this.#lastHeard = Date.now();
+    const backlog = new Backlog(connection);
     connection.on("message", (frame) => {
       if (connection !== this.#connection) return;
       this.#lastHeard = Date.now();
-      void this.#incoming.run(() => this.#receive(frame));
+      backlog.add(frame.length);
+      void this.#incoming.run(() => this.#receive(frame)).finally(() => backlog.remove(frame.length));
     });
     // Through the same queue as frames: an error frame that came just before the close (a refused
     // token, say) is handled first, so the client stops for the right reason.
@@ -1269,12 +1272,14 @@ class ClientEngine implements Client {
     const gone: RelPath[] = [];
     for (const p of candidates) {
       const rec = this.#index.get(p);
-      if (!rec?.entry || rec.entry.deleted) continue;
-      if (this.#rules.ignores(p, rec.entry.kind)) continue;
-      if (rec.inflight) {
+      // A new file removed while its first version is still in flight has no agreed entry yet:
+      // the hub's answer must be followed by a look at the disk, or the deletion is never sent.
+      if (rec?.inflight) {
         rec.rescan = true;
         continue;
       }
+      if (!rec?.entry || rec.entry.deleted) continue;
+      if (this.#rules.ignores(p, rec.entry.kind)) continue;
       if ((await this.#fs.stat(p)) === undefined) gone.push(p);
       else if (!siblings.has(p)) this.#settle(p);
     }

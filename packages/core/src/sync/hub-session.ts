@@ -30,6 +30,7 @@ import type { ContentStore } from "../store/content-store.js";
 import type { InlineCache } from "../store/inline-cache.js";
 import type { Connection } from "../transport.js";
 import type { ClientId, ContentHash, IndexEntry } from "../types.js";
+import { Backlog } from "./backlog.js";
 import { batchBySize, itemBytes } from "./batcher.js";
 import { beats } from "./decide.js";
 import type { HubSpace, SpaceOutcome } from "./hub-space.js";
@@ -92,6 +93,8 @@ export class HubSession {
   readonly #host: SessionHost;
   readonly #incoming = new SerialQueue();
   readonly #outgoing = new SerialQueue();
+  /** Frames received and not yet handled: past a limit the socket is paused (bounded memory). */
+  readonly #backlog: Backlog;
   readonly #fetches = new SerialQueue();
   readonly #mentioned = new Set<string>();
   /** Proposals that won their first decision and wait for their content, by content hash. */
@@ -106,9 +109,11 @@ export class HubSession {
     this.connection = connection;
     this.#host = host;
     this.#log = host.logger;
+    this.#backlog = new Backlog(connection);
     connection.on("message", (frame) => {
       this.lastSeen = Date.now();
-      void this.#incoming.run(() => this.#receive(frame));
+      this.#backlog.add(frame.length);
+      void this.#incoming.run(() => this.#receive(frame)).finally(() => this.#backlog.remove(frame.length));
     });
   }
 

@@ -828,8 +828,12 @@ class ClientEngine implements Client {
     void this.#paths
       .run(delivery.path, () => this.#apply(delivery, answered))
       .catch((error) => {
-        this.#emitError(asError(error));
-        this.#retryLater(delivery);
+        const e = asError(error);
+        // A download cut by a lost connection is no fault of the file: retried soon, without the
+        // growing backoff that would otherwise leave it waiting up to 30 s after many cuts.
+        const cut = e.code === "connection" || e.code === "timeout" || e.code === "closed";
+        if (!cut) this.#emitError(e);
+        this.#retryLater(delivery, cut);
       })
       .finally(() => {
         this.#applying--;
@@ -1008,12 +1012,12 @@ class ClientEngine implements Client {
    * A version that could not be written (a parent removed meanwhile, a full disk…) is kept and
    * tried again with growing delays, unless a newer version or a local edit supersedes it.
    */
-  #retryLater(delivery: Delivery): void {
+  #retryLater(delivery: Delivery, connectionLost = false): void {
     const rec = this.#record(delivery.path);
     if (rec.seq >= delivery.seq) return;
     rec.missed = delivery;
-    rec.retries = (rec.retries ?? 0) + 1;
-    const delayMs = Math.min(30_000, 50 * 2 ** Math.min(rec.retries, 10));
+    if (!connectionLost) rec.retries = (rec.retries ?? 0) + 1;
+    const delayMs = connectionLost ? 250 : Math.min(30_000, 50 * 2 ** Math.min(rec.retries ?? 1, 10));
     setTimeout(() => {
       if (this.#state !== "closed" && rec.missed === delivery) this.#settle(delivery.path);
     }, delayMs);
@@ -1037,8 +1041,10 @@ class ClientEngine implements Client {
     try {
       await this.#apply(missed, undefined);
     } catch (error) {
-      this.#emitError(asError(error));
-      this.#retryLater(missed);
+      const e = asError(error);
+      const cut = e.code === "connection" || e.code === "timeout" || e.code === "closed";
+      if (!cut) this.#emitError(e);
+      this.#retryLater(missed, cut);
     }
   }
 

@@ -90,6 +90,15 @@ class CountingConnection implements Connection {
     return this.#inner.close(reason, options);
   }
 
+  // Flow control passes through: without it the hub could not slow a fast uploader down.
+  pause(): void {
+    this.#inner.pause?.();
+  }
+
+  resume(): void {
+    this.#inner.resume?.();
+  }
+
   on<E extends keyof ConnectionEvents>(event: E, listener: ConnectionEvents[E]): Unsubscribe {
     if (event !== "message") return this.#inner.on(event, listener);
     // One inner listener counts each frame once and dispatches it. It is attached together with the

@@ -1228,8 +1228,16 @@ class ClientEngine implements Client {
       return;
     }
     if (rec) rec.missed = undefined;
+    const isNewDirectory = disk.meta.kind === "directory" && (!rec?.entry || rec.entry.deleted);
     this.#propose(path, disk.meta, rec?.seq ?? 0, disk, disk.inline);
     this.#maybeReady();
+    // `mkdir -p a/b/c` and files written at once inside a new directory can outrun the watcher,
+    // which then never reports them: what a new directory already holds is looked at now.
+    if (isNewDirectory) {
+      for await (const stat of walkUnder(this.#fs, path)) {
+        if (!this.#index.get(stat.path)?.entry) this.#settle(stat.path);
+      }
+    }
   }
 
   #armDeleteTimer(delayMs = this.#deleteSettleMs): void {

@@ -29,7 +29,8 @@ export async function openHubStorage(stateDir: string | undefined, cwd: string):
     }
   }
   const dir = await mkdtemp(join(tmpdir(), "distsync-hub-"));
-  const store = new NodeContentStore(dir);
+  // Removed when the hub stops, and useless after a crash: no fsync per chunk.
+  const store = new NodeContentStore(dir, { durable: false });
   await store.open();
   return { store, journal: undefined, close: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -16,13 +16,19 @@ const ENCODINGS = ["raw", "deflate"] as const;
  */
 export class NodeContentStore implements ContentStore {
   readonly #dir: string;
+  readonly #durable: boolean;
   /** Hashes known to be on disk, so repeated checks cost no system call. */
   readonly #knownChunks = new Set<string>();
   readonly #knownManifests = new Set<string>();
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string) {
+  /**
+   * `durable: false` skips the fsync of each file: for a scratch store that a crash discards anyway
+   * (the CLI's hub without `--state-dir`), where an fsync per small file would dominate.
+   */
+  constructor(dir: string, options: { durable?: boolean } = {}) {
     this.#dir = dir;
+    this.#durable = options.durable ?? true;
   }
 
   /** Creates the layout and removes temp files a crash left behind. */
@@ -138,7 +144,7 @@ export class NodeContentStore implements ContentStore {
     const file = await open(temp, "w");
     try {
       await file.writev(parts);
-      await file.datasync();
+      if (this.#durable) await file.datasync();
     } catch (error) {
       await file.close();
       await rm(temp, { force: true });

@@ -450,7 +450,13 @@ class ClientEngine implements Client {
       if (connection !== this.#connection) return;
       this.#lastHeard = Date.now();
       backlog.add(frame.length);
-      void this.#incoming.run(() => this.#receive(frame)).finally(() => backlog.remove(frame.length));
+      void this.#incoming
+        .run(() => {
+          // Frames still being handled are news from the hub, even while reading is paused.
+          if (connection === this.#connection) this.#lastHeard = Date.now();
+          return this.#receive(frame);
+        })
+        .finally(() => backlog.remove(frame.length));
     });
     // Through the same queue as frames: an error frame that came just before the close (a refused
     // token, say) is handled first, so the client stops for the right reason.

@@ -113,7 +113,13 @@ export class HubSession {
     connection.on("message", (frame) => {
       this.lastSeen = Date.now();
       this.#backlog.add(frame.length);
-      void this.#incoming.run(() => this.#receive(frame)).finally(() => this.#backlog.remove(frame.length));
+      void this.#incoming
+        .run(() => {
+          // A client whose frames are still being handled is alive, even while reading is paused.
+          this.lastSeen = Date.now();
+          return this.#receive(frame);
+        })
+        .finally(() => this.#backlog.remove(frame.length));
     });
   }
 

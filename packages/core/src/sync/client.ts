@@ -40,6 +40,7 @@ import { sameContent, sameVersion } from "./decide.js";
 import { Downloads } from "./downloads.js";
 import { randomId } from "./hub.js";
 import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.js";
+import { Limiter } from "./limiter.js";
 import { decodeSavedIndex, encodeSavedIndex, type SavedRecord } from "./saved-index.js";
 import { KeyedQueue, SerialQueue } from "./serial-queue.js";
 
@@ -245,6 +246,8 @@ class ClientEngine implements Client {
   readonly #index = new Map<RelPath, LocalRecord>();
   readonly #paths = new KeyedQueue<RelPath>();
   readonly #incoming = new SerialQueue();
+  /** Versions applied at once: a join that brings thousands must not open them all together. */
+  readonly #applyLimit = new Limiter(16);
   readonly #uploads = new SerialQueue();
   readonly #settleTimers = new Map<RelPath, ReturnType<typeof setTimeout>>();
   readonly #deleteCandidates = new Set<RelPath>();
@@ -832,7 +835,7 @@ class ClientEngine implements Client {
       this.#progress.bytesTotal += delivery.entry.size;
     }
     void this.#paths
-      .run(delivery.path, () => this.#apply(delivery, answered))
+      .run(delivery.path, () => this.#applyLimit.run(() => this.#apply(delivery, answered)))
       .catch((error) => {
         const e = asError(error);
         // A download cut by a lost connection is no fault of the file: retried soon, without the

@@ -30,13 +30,15 @@ await writeFile(join(a, "hello.txt"), "hello from folder a\n");
 await writeFile(join(a, "docs/guide.md"), "# Guide\n\nWritten in a.\n");
 await writeFile(join(b, "notes.txt"), "notes from folder b\n");
 // The original's clash example: the same file in both, b's copy is newer and must win everywhere.
-const today = new Date();
-const at = (h, m) => new Date(today.getFullYear(), today.getMonth(), today.getDate(), h, m);
+// Yesterday's 15:00 and 15:30: times in the past (a hub records an mtime more than 5 minutes in
+// its future at its own time, which would blur the example when it runs before 15:30).
+const day = new Date(Date.now() - 24 * 3600 * 1000);
+const at = (h, m) => new Date(day.getFullYear(), day.getMonth(), day.getDate(), h, m);
 await writeFile(join(a, "example.txt"), "a's copy, modified 15:00\n");
 await writeFile(join(b, "example.txt"), "b's copy, modified 15:30\n");
 await utimes(join(a, "example.txt"), at(15, 0), at(15, 0));
 await utimes(join(b, "example.txt"), at(15, 30), at(15, 30));
-say("seeded demo/a (hello.txt, docs/guide.md, example.txt@15:00) and demo/b (notes.txt, example.txt@15:30)");
+say("seeded demo/a (hello.txt, docs/guide.md, example.txt@15:00) and demo/b (notes.txt, example.txt@15:30), yesterday");
 say("running: distsync sync demo/a demo/b   (an embedded hub keeps them in sync)");
 
 const child = spawn(process.execPath, [cli, "sync", "demo/a", "demo/b"], {

@@ -38,7 +38,9 @@ await writeFile(join(a, "example.txt"), "a's copy, modified 15:00\n");
 await writeFile(join(b, "example.txt"), "b's copy, modified 15:30\n");
 await utimes(join(a, "example.txt"), at(15, 0), at(15, 0));
 await utimes(join(b, "example.txt"), at(15, 30), at(15, 30));
-say("seeded demo/a (hello.txt, docs/guide.md, example.txt@15:00) and demo/b (notes.txt, example.txt@15:30), yesterday");
+say(
+  "seeded demo/a (hello.txt, docs/guide.md, example.txt@15:00) and demo/b (notes.txt, example.txt@15:30), yesterday",
+);
 say("running: distsync sync demo/a demo/b   (an embedded hub keeps them in sync)");
 
 const child = spawn(process.execPath, [cli, "sync", "demo/a", "demo/b"], {

@@ -1396,14 +1396,13 @@ class ClientEngine implements Client {
       this.#send({ type: "index", items: batch, final });
       bytes = 0;
     };
-    const take = (stat: FileStat, disk: DiskState | undefined) => {
+    const take = (stat: FileStat, disk: DiskState | undefined, base: number) => {
       if (!disk) return;
       if (!disk.stable) {
         this.#deferred.add(stat.path);
         return;
       }
-      const rec = this.#index.get(stat.path);
-      const proposal: Proposal = { path: stat.path, base: rec?.seq ?? 0, entry: disk.meta };
+      const proposal: Proposal = { path: stat.path, base, entry: disk.meta };
       if (disk.inline !== undefined) proposal.data = encodeChunk(disk.inline, this.#compression);
       const size = itemBytes(proposal);
       if (bytes + size > limit || items.length >= 512) flush(false);
@@ -1415,10 +1414,20 @@ class ClientEngine implements Client {
     // Files are read and hashed a window at a time: the I/O of one overlaps the others'.
     let window: FileStat[] = [];
     const drain = async () => {
+      // Under each path's lock: a version being applied right now (its file renamed into place,
+      // its mtime or its agreement not yet set) must not be read half-way and proposed as ours.
       const states = await Promise.all(
-        window.map((stat) => this.#diskState(stat.path, this.#index.get(stat.path), stat)),
+        window.map((stat) =>
+          this.#paths.run(stat.path, async () => {
+            const rec = this.#index.get(stat.path);
+            return { disk: await this.#diskState(stat.path, rec), base: rec?.seq ?? 0 };
+          }),
+        ),
       );
-      for (let i = 0; i < window.length; i++) take(window[i] as FileStat, states[i]);
+      for (let i = 0; i < window.length; i++) {
+        const state = states[i] as { disk: DiskState | undefined; base: number };
+        take(window[i] as FileStat, state.disk, state.base);
+      }
       window = [];
     };
     for await (const stat of this.#fs.walk()) {

@@ -1,3 +1,4 @@
+import { concatBytes } from "../content/concat-bytes.js";
 import { FileSystemError, PathNotAllowedError } from "../errors.js";
 import type {
   FileAttributes,
@@ -175,7 +176,7 @@ export class MemoryFileSystem implements FileSystem {
         if (state === "committed") return;
         ensureOpen("commit");
         const located = this.#locateForCommit(path, directory, fail);
-        const content = concat(chunks);
+        const content = concatBytes(chunks);
         const existing = located.node;
         located.parent.children.set(located.name, {
           kind: "file",
@@ -459,16 +460,4 @@ function parentOf(path: string): string | undefined {
 
 function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const chunk of chunks) size += chunk.length;
-  const result = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
 }

@@ -1,4 +1,5 @@
 import { type CompressionPolicy, decodeChunk, encodeChunk } from "../content/compression.js";
+import { concatBytes } from "../content/concat-bytes.js";
 import { hashBytes, type ReadResult, readContent } from "../content/read-content.js";
 import { Emitter, type Unsubscribe } from "../emitter.js";
 import {
@@ -840,7 +841,7 @@ class ClientEngine implements Client {
         const e = asError(error);
         // A download cut by a lost connection is no fault of the file: retried soon, without the
         // growing backoff that would otherwise leave it waiting up to 30 s after many cuts.
-        const cut = e.code === "connection" || e.code === "timeout" || e.code === "closed";
+        const cut = isConnectionLoss(e);
         if (!cut) this.#emitError(e);
         this.#retryLater(delivery, cut);
       })
@@ -1051,7 +1052,7 @@ class ClientEngine implements Client {
       await this.#apply(missed, undefined);
     } catch (error) {
       const e = asError(error);
-      const cut = e.code === "connection" || e.code === "timeout" || e.code === "closed";
+      const cut = isConnectionLoss(e);
       if (!cut) this.#emitError(e);
       this.#retryLater(missed, cut);
     }
@@ -1645,6 +1646,11 @@ async function* walkUnder(fs: FileSystem, path: RelPath): AsyncIterable<FileStat
   for await (const stat of fs.walk()) if (stat.path !== path && isUnder(stat.path, path)) yield stat;
 }
 
+/** A failure caused by the connection going away (not by the file): retried on the next one. */
+function isConnectionLoss(error: DistSyncError): boolean {
+  return error.code === "connection" || error.code === "timeout" || error.code === "closed";
+}
+
 function asError(error: unknown): DistSyncError {
   if (DistSyncError.isInstance(error)) return error;
   return new DistSyncError("internal", error instanceof Error ? error.message : String(error), {
@@ -1668,15 +1674,4 @@ const CODES = new Set([
 
 function knownCode(code: string): DistSyncError["code"] {
   return (CODES.has(code) ? code : "internal") as DistSyncError["code"];
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

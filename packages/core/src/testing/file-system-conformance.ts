@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { concatBytes } from "../content/concat-bytes.js";
 import { FileSystemError } from "../errors.js";
 import type { FileAttributes, FileStat, FileSystem, WatchEvent } from "../file-system.js";
 import { validatePath } from "../paths.js";
@@ -292,7 +293,7 @@ export function runFileSystemConformance(name: string, setup: FileSystemConforma
       }
       await handle!.close();
       expect(chunks.length).toBeGreaterThanOrEqual(Math.ceil(data.length / READ_SIZE));
-      expectBytes(concat(chunks), data);
+      expectBytes(concatBytes(chunks), data);
     });
 
     it("setAttributes changes the mtime and the executable bit", async () => {
@@ -388,7 +389,7 @@ async function readAll(handle: { read(length: number): Promise<Uint8Array>; clos
   } finally {
     await handle.close();
   }
-  return concat(chunks);
+  return concatBytes(chunks);
 }
 
 async function list(fs: FileSystem): Promise<FileStat[]> {
@@ -426,16 +427,6 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
     }
   }
   expect(firstDifference).toBe(-1);
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
 }
 
 /** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */

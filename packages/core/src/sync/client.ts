@@ -635,6 +635,13 @@ class ClientEngine implements Client {
     disk: DiskState | undefined,
     inline?: Uint8Array,
   ): void {
+    // The connection went away while the disk was read: a proposal now would go nowhere, yet mark
+    // the path in flight, and the re-join's index skips paths in flight, so the change would never
+    // be sent (seen under repeated cuts). The path is looked at again once the client is live.
+    if (this.#connection === undefined) {
+      this.#deferred.add(path);
+      return;
+    }
     const rec = this.#record(path);
     const proposal: Proposal = { path, base, entry: meta };
     if (inline !== undefined) proposal.data = encodeChunk(inline, this.#compression);

@@ -163,7 +163,8 @@ Options:
                        Default: the directory's base name (with several directories, NAME-base).
   --conflicts lww|keep lww (default): a losing version is overwritten by the newer one. keep: the
                        losing version is first saved as name.conflict-<client>-<time>.ext.
-  --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 20.
+  --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 5
+                       (a file above 64 KiB modified in the last 50 ms waits for 50 quiet ms).
   --ignore PATTERN     Leave paths matching PATTERN (gitignore syntax) alone in this folder only;
                        repeat for several. Rules every client shares go in .distsyncignore at the
                        top of the folder (it syncs; a change applies at once). .git/ is ignored

@@ -10,7 +10,7 @@ const POLL_MS = 50;
 /**
  * Only a status written this long after `wait` started counts: by then the running client's
  * watcher has seen changes made just before `wait` was called (inotify reports in milliseconds,
- * then the client's quiet window of 20 ms).
+ * then the client's quiet window of 5 ms, 50 ms for a large file being written).
  */
 const SETTLE_MS = 150;
 /** A sync that has just started may not have written its first status yet. */

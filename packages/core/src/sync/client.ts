@@ -21,6 +21,7 @@ import {
   DEFAULT_SPACE,
   DEFAULT_TIMEOUT_MS,
   FRAME_OVERHEAD_BYTES,
+  INLINE_MAX_BYTES,
   MIN_FRAME_BYTES,
   PROTOCOL_VERSIONS,
 } from "../protocol/constants.js";
@@ -83,9 +84,12 @@ export interface ClientOptions {
   /** Survive hub loss by reconnecting with backoff. Default false (stop with `hub-lost`). */
   reconnect?: boolean | ReconnectOptions;
   logger?: Logger;
-  /** Quiet time a path needs before its change is read and sent. Default 20 ms. */
+  /**
+   * Quiet time a path needs before its change is read and sent. Default 5 ms; a file above 64 KiB
+   * modified less than 50 ms ago waits until it has been quiet for 50 ms.
+   */
   settleMs?: number;
-  /** Quiet time before deletions are sent (after checking the root still exists). Default 60 ms. */
+  /** Quiet time before deletions are sent (after checking the root still exists). Default 20 ms. */
   deleteSettleMs?: number;
   /** When to compress content. Default `"auto"` (skip incompressible data). */
   compression?: CompressionPolicy;
@@ -221,6 +225,9 @@ const SAVE_INDEX_DELAY_MS = 1000;
 /** Files read and hashed at once while building the join index. */
 const INDEX_READ_WINDOW = 16;
 
+/** How long a large file must have gone unmodified before it is read (see `#settled`). */
+const LARGE_FILE_QUIET_MS = 50;
+
 const TOMBSTONE_FILE: Omit<EntryMeta, "mtimeMs"> = {
   kind: "file",
   deleted: true,
@@ -315,8 +322,8 @@ class ClientEngine implements Client {
       ? { initialDelayMs: 100, maxDelayMs: 5_000, ...(typeof r === "object" ? r : {}) }
       : undefined;
     this.#log = (options.logger ?? noopLogger).child("distsync:client");
-    this.#settleMs = options.settleMs ?? 20;
-    this.#deleteSettleMs = options.deleteSettleMs ?? 60;
+    this.#settleMs = options.settleMs ?? 5;
+    this.#deleteSettleMs = options.deleteSettleMs ?? 20;
     this.#compression = options.compression ?? "auto";
     this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
     this.#extraIgnores = [...(options.ignore ?? [])];
@@ -1199,7 +1206,7 @@ class ClientEngine implements Client {
     }
   }
 
-  #settle(path: RelPath): void {
+  #settle(path: RelPath, delayMs = this.#settleMs): void {
     if (this.#state === "closed" || isInternalPath(path)) return;
     const timer = this.#settleTimers.get(path);
     if (timer) clearTimeout(timer);
@@ -1207,9 +1214,25 @@ class ClientEngine implements Client {
       path,
       setTimeout(() => {
         this.#settleTimers.delete(path);
-        void this.#paths.run(path, () => this.#scan(path)).catch((error) => this.#emitError(asError(error)));
-      }, this.#settleMs),
+        void this.#settled(path).catch((error) => this.#emitError(asError(error)));
+      }, delayMs),
     );
+  }
+
+  /**
+   * The settle time is short so a small change leaves at once; a large file modified moments ago
+   * is most likely still being written, and reading it now would hash (and send) it twice.
+   */
+  async #settled(path: RelPath): Promise<void> {
+    if (this.#settleMs < LARGE_FILE_QUIET_MS) {
+      const stat = await this.#fs.stat(path).catch(() => undefined);
+      const age = stat ? Date.now() - stat.mtimeMs : -1;
+      if (stat?.kind === "file" && stat.size > INLINE_MAX_BYTES && age >= 0 && age < LARGE_FILE_QUIET_MS) {
+        if (!this.#settleTimers.has(path)) this.#settle(path, LARGE_FILE_QUIET_MS);
+        return;
+      }
+    }
+    await this.#paths.run(path, () => this.#scan(path));
   }
 
   async #scan(path: RelPath): Promise<void> {

@@ -13,6 +13,9 @@ export type ErrorCode =
   | "frame-too-large"
   | "path-not-allowed"
   | "path-conflict"
+  | "link-not-allowed"
+  | "name-not-supported"
+  | "name-collision"
   | "timeout"
   | "file-system"
   | "directory-removed"
@@ -145,6 +148,45 @@ export class PathNotAllowedError extends DistSyncError {
   static override isInstance(value: unknown): value is PathNotAllowedError {
     return hasMarker(value, PATH);
   }
+}
+
+const NAME = subclassMarker("NameError");
+/**
+ * A received path that this client's file system cannot hold (`name-not-supported`: `CON.txt` on
+ * Windows) or cannot tell apart from another path it holds (`name-collision`: `a.txt` next to
+ * `A.txt` on a case-insensitive disk). The path is skipped, never written over the other one.
+ */
+export class NameError extends DistSyncError {
+  readonly [NAME] = true;
+  readonly path: string;
+  readonly reason: string;
+  /** For `name-collision`: the path already held that `path` would land on. */
+  readonly other: string | undefined;
+  constructor(
+    code: "name-not-supported" | "name-collision",
+    fields: { path: string; reason: string; other?: string },
+    options?: DistSyncErrorOptions,
+  ) {
+    super(code, nameErrorMessage(code, fields), options);
+    this.name = "NameError";
+    this.path = fields.path;
+    this.reason = fields.reason;
+    this.other = fields.other;
+  }
+  static override isInstance(value: unknown): value is NameError {
+    return hasMarker(value, NAME);
+  }
+}
+
+function nameErrorMessage(
+  code: "name-not-supported" | "name-collision",
+  fields: { path: string; reason: string; other?: string },
+): string {
+  const path = JSON.stringify(fields.path);
+  if (code === "name-collision") {
+    return `skipped ${path}: this file system cannot tell it apart from ${JSON.stringify(fields.other ?? "")} (${fields.reason}); it is applied once that path is gone`;
+  }
+  return `skipped ${path}: this file system cannot hold the name (${fields.reason})`;
 }
 
 const TIMEOUT = subclassMarker("TimeoutError");

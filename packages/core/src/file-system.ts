@@ -3,8 +3,9 @@ import type { EntryKind, RelPath } from "./types.js";
 
 export interface FileStat {
   path: RelPath;
+  /** `"symlink"` only from a file system with `readLink` and `createSymlink`; the link is never followed. */
   kind: EntryKind;
-  /** Bytes (0 for directories). */
+  /** Bytes (0 for directories; for a link, what the system reports, usually the target's length). */
   size: number;
   mtimeMs: number;
   /** The owner-executable bit; always false where the file system has none. */
@@ -51,6 +52,19 @@ export interface FileSystemCapabilities {
   readonly executableBit: boolean;
   /** Whether `watch` reports changes made by other programs. */
   readonly watch: boolean;
+  /**
+   * Whether names differing only in case (`A.txt`, `a.txt`) are one entry here (macOS, Windows).
+   * The client then skips a received path whose twin it holds (`name-collision`). Default false.
+   */
+  readonly caseInsensitive?: boolean;
+  /** Whether NFC and NFD spellings of a name are one entry here (macOS). Default false. */
+  readonly normalizationInsensitive?: boolean;
+  /**
+   * The naming rules of the OS holding the folder, as `process.platform` spells it: on `"win32"`
+   * the client skips received names Windows cannot hold (`name-not-supported`, see
+   * `unsupportedNameReason`). Default: no rules beyond valid paths.
+   */
+  readonly platform?: string;
 }
 
 /**
@@ -71,7 +85,7 @@ export interface FileSystem {
   createWriter(path: RelPath): Promise<FileWriter>;
   /** Sets mtime and, for files, the executable bit. */
   setAttributes(path: RelPath, attributes: Partial<FileAttributes>): Promise<void>;
-  /** Removes a file; a missing file is not an error. */
+  /** Removes a file or a symbolic link (the link itself, never its target); missing is not an error. */
   remove(path: RelPath): Promise<void>;
   /** Creates a directory and its parents; an existing directory is not an error. */
   mkdir(path: RelPath, attributes?: { mtimeMs?: number }): Promise<void>;
@@ -86,4 +100,25 @@ export interface FileSystem {
   loadState?(name: string): Promise<Uint8Array | undefined>;
   /** Optional: replaces a state blob atomically (a crash leaves the old one or the new one). */
   saveState?(name: string, data: Uint8Array): Promise<void>;
+  /**
+   * Optional, for file systems that fold names (`caseInsensitive`, `normalizationInsensitive`):
+   * `path` spelled as the entries that exist on disk are spelled, segment by segment, the missing
+   * rest as given (`Dir/a.txt` for `dir/a.txt` when the folder holds `Dir`, `dir/a.txt` when it
+   * holds nothing of the kind). The client compares it with `path` to find a case-only twin that
+   * is on disk but not in its index.
+   */
+  storedPath?(path: RelPath): Promise<string>;
+  /**
+   * Optional, with `createSymlink`: symbolic links are synced as links. Without both, a file system
+   * never reports links (`walk` and `stat` leave them out) and the client skips received links.
+   * Returns the target text of the link at `path`; `undefined` when missing or not a link.
+   */
+  readLink?(path: RelPath): Promise<string | undefined>;
+  /**
+   * Optional: creates a symbolic link at `path` atomically (a link at a temp name renamed into
+   * place), replacing a file or a link there, never a directory; parents are created as needed.
+   * Refuses (`PathNotAllowedError`) a target that leads outside the folder. Sets the link's own
+   * mtime (`lutimes`) where the system can.
+   */
+  createSymlink?(path: RelPath, target: string, attributes?: { mtimeMs?: number }): Promise<void>;
 }

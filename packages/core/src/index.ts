@@ -1,7 +1,7 @@
 // Values first, then types (the curated public API of @distsync/core).
 
 export { Chunker, findCutPoint } from "./content/chunker.js";
-export { decodeChunk, encodeChunk } from "./content/compression.js";
+export { decodeChunk, encodeChunk, isIncompressible } from "./content/compression.js";
 export { ContentHasher, constantTimeEqual, sha256, toHex } from "./content/hash.js";
 export { hashBytes, readContent } from "./content/read-content.js";
 export { Emitter } from "./emitter.js";
@@ -13,11 +13,13 @@ export {
   DistSyncError,
   FileSystemError,
   FrameTooLargeError,
+  NameError,
   PathNotAllowedError,
   ProtocolError,
   ProtocolVersionError,
   TimeoutError,
 } from "./errors.js";
+export { linkTargetProblem, MAX_LINK_TARGET_BYTES } from "./link-target.js";
 export { noopLogger } from "./logger.js";
 export { MemoryFileSystem } from "./memory/memory-file-system.js";
 export { createMemoryNetwork, MemoryNetwork } from "./memory/memory-network.js";
@@ -37,7 +39,9 @@ export {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_SPACE,
   DEFAULT_TIMEOUT_MS,
+  DELTA_MIN_BYTES,
   INLINE_MAX_BYTES,
+  MANIFEST_PAGE_CHUNKS,
   MIN_FRAME_BYTES,
   PROTOCOL_VERSIONS,
 } from "./protocol/constants.js";
@@ -47,10 +51,12 @@ export { createClient } from "./sync/client.js";
 export { conflictName } from "./sync/conflict-name.js";
 export { beats, decide, sameContent } from "./sync/decide.js";
 export { createHub } from "./sync/hub.js";
+export { foldPath, unsupportedNameReason, unsupportedPathReason } from "./sync/name-rules.js";
 
 export const VERSION = "0.1.0";
 
-export type { CompressionPolicy, EncodedChunk } from "./content/compression.js";
+export type { ChunkEncoder, CompressionPolicy, EncodedChunk } from "./content/compression.js";
+export type { ChunkList } from "./content/manifest.js";
 export type { ReadResult } from "./content/read-content.js";
 export type { EventMap, Unsubscribe } from "./emitter.js";
 export type { ErrorCode } from "./errors.js";
@@ -92,6 +98,7 @@ export type {
   HubOptions,
   HubStatus,
 } from "./sync/hub.js";
+export type { NameFolding, NamePlatform } from "./sync/name-rules.js";
 export type {
   ClientTransport,
   CloseInfo,

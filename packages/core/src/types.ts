@@ -13,7 +13,8 @@ export type ContentHash = Brand<string, "ContentHash">;
 /** The name of a sync space. */
 export type SpaceName = Brand<string, "SpaceName">;
 
-export type EntryKind = "file" | "directory";
+/** What a path is. A `"symlink"` is a symbolic link, synced as its target text (never followed). */
+export type EntryKind = "file" | "directory" | "symlink";
 
 /**
  * The metadata of one path as the protocol sees it. A tombstone (`deleted: true`) keeps the kind of
@@ -30,6 +31,11 @@ export interface EntryMeta {
   hash: ContentHash | "";
   /** The owner-executable bit (files only). */
   executable: boolean;
+  /**
+   * A live symbolic link's target, exactly as `readlink` gives it: a relative POSIX path that stays
+   * inside the folder (see `linkTargetProblem`). Absent for every other entry, tombstones included.
+   */
+  target?: string;
 }
 
 /** An entry as the hub records it: the metadata plus the hub's ordering fields. */

@@ -156,7 +156,7 @@ describe("NodeFileSystem", () => {
     expect(await list(third)).toEqual(["after-close.txt"]);
   });
 
-  it("walk skips symbolic links, special files, invalid names and DistSync's own files", async () => {
+  it("walk reports links that stay inside, skips (once) links leading outside, special files, invalid names and DistSync's own files", async () => {
     const skipped: Array<[string, string]> = [];
     const { root, fs } = await open({ onSkip: (path, reason) => skipped.push([path, reason]) });
     const outside = await tempDir();
@@ -166,6 +166,12 @@ describe("NodeFileSystem", () => {
     await fsp.symlink(outside, nodePath.join(root, "real/link-to-dir"));
     await fsp.symlink("file.txt", nodePath.join(root, "real/relative-link"));
     await fsp.symlink("nowhere", nodePath.join(root, "dangling"));
+    await fsp.symlink("../..", nodePath.join(root, "real/up-and-out"));
+    // Inside by its text, but through a link that leads outside: skipped too.
+    await fsp.symlink("real/link-to-dir/secret.txt", nodePath.join(root, "via-link"));
+    // Dangling, through a dangling link that leads outside.
+    await fsp.symlink(nodePath.join(outside, "nope"), nodePath.join(root, "out-dangling"));
+    await fsp.symlink("out-dangling/x", nodePath.join(root, "via-dangling"));
     await fsp.mkdir(nodePath.join(root, "back\\slash"));
     await fsp.writeFile(nodePath.join(root, "back\\slash/inside.txt"), "not visited");
     await fsp.writeFile(nodePath.join(root, "control\u0001char"), "x");
@@ -174,19 +180,35 @@ describe("NodeFileSystem", () => {
     await fsp.writeFile(nodePath.join(root, ".distsync/state.db"), "state");
     await fsp.writeFile(nodePath.join(root, "real/.distsync-abc.tmp"), "temp");
 
-    expect(await list(fs)).toEqual(["real", "real/file.txt"]);
-    expect(skipped.sort()).toEqual(
-      [
-        ["back\\slash", "backslash"],
-        ["cafe\u0301.txt", "not in NFC"],
-        ["control\u0001char", "control character"],
-        ["dangling", "symbolic link"],
-        ["link-to-file", "symbolic link"],
-        ["real/link-to-dir", "symbolic link"],
-        ["real/relative-link", "symbolic link"],
-      ].sort(),
-    );
-    // A symbolic link reads as absent: it is never followed.
+    const walked = async () => {
+      const out: string[] = [];
+      for await (const entry of fs.walk()) out.push(`${entry.path}:${entry.kind}`);
+      return out;
+    };
+    expect(await walked()).toEqual([
+      "dangling:symlink",
+      "real:directory",
+      "real/file.txt:file",
+      "real/relative-link:symlink",
+    ]);
+    const expectedSkips = [
+      ["back\\slash", "backslash"],
+      ["cafe\u0301.txt", "not in NFC"],
+      ["control\u0001char", "control character"],
+      ["link-to-file", "symbolic link not synced: absolute target"],
+      ["out-dangling", "symbolic link not synced: absolute target"],
+      ["real/link-to-dir", "symbolic link not synced: absolute target"],
+      ["real/up-and-out", "symbolic link not synced: target leads outside the folder"],
+      ["via-dangling", "symbolic link not synced: target leads outside the folder"],
+      ["via-link", "symbolic link not synced: target leads outside the folder through a link"],
+    ].sort();
+    expect(skipped.sort()).toEqual(expectedSkips);
+    // A second walk (the scan fallback walks every few seconds) reports the links no more.
+    expect(await walked()).toHaveLength(4);
+    expect(skipped.filter(([, reason]) => reason.startsWith("symbolic link")).length).toBe(6);
+    expect(await fs.readLink(p("real/relative-link"))).toBe("file.txt");
+    // A link reads as a link, never as what it points to; one leading outside reads as absent.
+    expect(await fs.stat(p("real/relative-link"))).toMatchObject({ kind: "symlink", executable: false });
     expect(await fs.stat(p("link-to-file"))).toBeUndefined();
     expect(await fs.openRead(p("link-to-file"))).toBeUndefined();
     expect(await fs.openRead(p("real/relative-link"))).toBeUndefined();
@@ -194,6 +216,26 @@ describe("NodeFileSystem", () => {
     await expect(fs.openRead(p("real/link-to-dir/secret.txt"))).rejects.toSatisfy(
       PathNotAllowedError.isInstance,
     );
+    // Creating a link that leads outside through what the disk holds is refused; nothing appears.
+    await expect(fs.createSymlink(p("planted"), "real/link-to-dir/secret.txt")).rejects.toSatisfy(
+      PathNotAllowedError.isInstance,
+    );
+    await expect(fsp.lstat(nodePath.join(root, "planted"))).rejects.toThrow(/ENOENT/);
+    expect(await fsp.readdir(outside)).toEqual(["secret.txt"]);
+  });
+
+  it("createSymlink writes the exact target text, sets the link's own mtime, and leaves no temp entry", async () => {
+    const { root, fs } = await open();
+    await write(fs, "a/b/target.txt", "t");
+    await fs.createSymlink(p("a/b/link"), "./target.txt", { mtimeMs: 1_650_000_000_000 });
+    await fs.createSymlink(p("a/up"), "../a/b//", { mtimeMs: 1_650_000_000_000 });
+    expect(await fsp.readlink(nodePath.join(root, "a/b/link"))).toBe("./target.txt");
+    expect(await fsp.readlink(nodePath.join(root, "a/up"))).toBe("../a/b//");
+    const stats = await fsp.lstat(nodePath.join(root, "a/b/link"));
+    expect(stats.isSymbolicLink()).toBe(true);
+    expect(Math.abs(stats.mtimeMs - 1_650_000_000_000)).toBeLessThanOrEqual(1);
+    expect(await fsp.readFile(nodePath.join(root, "a/b/target.txt"), "utf8")).toBe("t");
+    expect(await tempFiles(root)).toEqual([]);
   });
 
   it("walks a tree of 10,000 files quickly, parents first", { timeout: 120_000 }, async () => {

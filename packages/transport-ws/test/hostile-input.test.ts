@@ -2,7 +2,7 @@
 // real folders through the Node file system, and an attacker speaking the protocol directly with
 // `ws` (frames built with core's encoder, or by hand where they must be malformed).
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { deflateRawSync } from "node:zlib";
@@ -299,6 +299,8 @@ interface Case {
   before?: "nothing" | "hello" | "join";
   attack: (attacker: Attacker) => void | Promise<void>;
   expect: Expectation;
+  /** Undoes what the attack left in the folders (after the expectation is checked). */
+  after?: (attacker: Attacker) => Promise<void>;
 }
 
 /** Path forms that must never reach a disk; each is refused with path-not-allowed, fatally. */
@@ -387,13 +389,13 @@ const contentCases: Case[] = [
     expect: { code: "content-mismatch", message: /raw chunk is \d+ bytes, declared \d+/, fatal: false },
   },
   {
-    name: "a content chunk declaring more than 512 KiB",
+    name: "a content chunk declaring more than 256 KiB",
     attack: async (a) => {
       const data = unique();
       const hash = await requestUpload(a, data);
-      a.send({ type: "content", hash, index: 0, size: 600 * 1024, encoding: "raw", data });
+      a.send({ type: "content", hash, index: 0, size: 300 * 1024, encoding: "raw", data });
     },
-    expect: { code: "protocol", message: /outside 1\.\.524288/, fatal: true },
+    expect: { code: "protocol", message: /outside 1\.\.262144/, fatal: true },
   },
   {
     name: "content-end whose chunk count lies",
@@ -496,8 +498,275 @@ const contentCases: Case[] = [
   },
 ];
 
+/** A live symbolic link entry pointing at `target`. */
+function linkEntry(target: unknown) {
+  return { kind: "symlink", deleted: false, size: 0, mtimeMs: T0, hash: "", executable: false, target };
+}
+
+/** Proposes a link and expects the hub to take it; returns its sequence number. */
+async function proposeLink(a: Attacker, path: string, target: string): Promise<number> {
+  a.send({ type: "propose", items: [{ path, base: 0, entry: linkEntry(target) }] });
+  const ack = await a.next<Extract<Message, { type: "ack" }>>(
+    (m) => m.type === "ack" && m.items.some((i) => i.path === path),
+    `the ack of ${path}`,
+  );
+  return ack.items.find((i) => i.path === path)?.seq as number;
+}
+
+/** Deletes a link the attacker made, so the folders hold only the honest files again. */
+async function deleteLink(a: Attacker, path: string, base: number): Promise<void> {
+  const entry = { kind: "symlink", deleted: true, size: 0, mtimeMs: Date.now(), hash: "", executable: false };
+  a.send({ type: "propose", items: [{ path, base, entry }] });
+  await a.next((m) => m.type === "ack" && m.items.some((i) => i.path === path), `the deletion of ${path}`);
+}
+
+let linkSeq = 0;
+
+/** Links that must never be planted in a folder: each is refused on its own, the connection kept. */
+const linkCases: Case[] = [
+  ...(
+    [
+      ["an absolute target", "evil-abs", "/etc/passwd", /absolute target/],
+      ["an absolute target into the sentinel", "evil-sentinel", "<sentinel>", /absolute target/],
+      ["a ../ target that climbs out", "sub/evil-up", "../../sentinel", /leads outside the folder/],
+      ["a bare .. at the top", "evil-dotdot", "..", /leads outside the folder/],
+      // `up` may be (or become) a link to the folder itself: `..` after it climbs out.
+      [
+        "a target via an escaping chain (up/../..)",
+        "sub/evil-chain",
+        "up/../../sentinel",
+        /'\.\.' after a name/,
+      ],
+      ["a Windows drive target", "evil-drive", "C:/Windows", /drive-letter target/],
+      ["a backslash target", "evil-backslash", "..\\..\\sentinel", /backslash in the target/],
+      ["a NUL in the target", "evil-nul", "ok\u0000/../..", /NUL byte/],
+      ["a control character in the target", "evil-esc", "a\u001b[2J", /control character/],
+      ["an over-long target (4200 UTF-8 bytes)", "evil-long", "\u00e9".repeat(2100), /target too long/],
+      ["a target naming DistSync's state", "evil-state", ".distsync/index-default", /DistSync file/],
+    ] as const
+  ).map(
+    ([name, path, target, reason]): Case => ({
+      name: `a link with ${name}`,
+      attack: (a) =>
+        a.send({
+          type: "propose",
+          items: [{ path, base: 0, entry: linkEntry(target === "<sentinel>" ? sentinel : target) }],
+        }),
+      expect: { code: "link-not-allowed", message: reason, fatal: false },
+    }),
+  ),
+  {
+    name: "a link with a target that is not a string",
+    attack: (a) => a.send({ type: "propose", items: [{ path: "evil-num", base: 0, entry: linkEntry(42) }] }),
+    expect: { code: "protocol", message: /field 'target' must be a string/, fatal: true },
+  },
+  {
+    name: "a link with a target above the frame's string limit",
+    attack: (a) =>
+      a.send({
+        type: "propose",
+        items: [{ path: "evil-huge", base: 0, entry: linkEntry("x".repeat(5000)) }],
+      }),
+    expect: { code: "protocol", message: /field 'target' is too long/, fatal: true },
+  },
+  {
+    name: "a file that carries a link target",
+    attack: (a) => {
+      const p = inlineProposal("evil-file-target.txt");
+      a.send({ type: "propose", items: [{ ...p, entry: { ...p.entry, target: "../.." } }] });
+    },
+    expect: { code: "protocol", message: /only a live symbolic link carries a target/, fatal: true },
+  },
+  {
+    // The link itself is fine (it points inside) and reaches the honest clients; a file below it
+    // would be written through it, so the hub refuses that. The attacker then deletes the link.
+    name: "a link to a directory inside, then a file proposed below it (link/x)",
+    attack: async (a) => {
+      // A link to the folder itself: a directory inside.
+      const seq = await proposeLink(a, "evil-dir-link", ".");
+      const linked = (dir: string) => readlink(nodePath.join(dir, "evil-dir-link")).catch(() => undefined);
+      await waitFor(async () => (await linked(dirA)) === "." && (await linked(dirB)) === ".", {
+        message: "the honest clients to hold the link as a link",
+      });
+      a.send({ type: "propose", items: [inlineProposal("evil-dir-link/x.txt")] });
+      const error = await a.error();
+      expect(error).toMatchObject({ code: "path-conflict", fatal: false, path: "evil-dir-link/x.txt" });
+      expect(error.message).toMatch(/a parent of this path is a file or a symbolic link/);
+      a.send({ type: "propose", items: [{ path: "evil-dir-link/sub", base: 0, entry: dirEntry }] });
+      linkSeq = seq;
+    },
+    after: async (a) => {
+      const linked = (dir: string) => readlink(nodePath.join(dir, "evil-dir-link")).catch(() => undefined);
+      await deleteLink(a, "evil-dir-link", linkSeq);
+      await waitFor(async () => (await linked(dirA)) === undefined && (await linked(dirB)) === undefined, {
+        message: "the link deleted in the honest folders",
+      });
+      // Nothing was written through it: the folders' tops hold no x.txt or sub.
+      for (const dir of [dirA, dirB])
+        expect((await readdir(dir)).filter((n) => n === "x.txt" || n === "sub")).toEqual([]);
+    },
+    expect: {
+      code: "path-conflict",
+      message: /evil-dir-link\/sub: a parent of this path is a file or a symbolic link/,
+      fatal: false,
+    },
+  },
+];
+
 const HELLO = { type: "hello", versions: [1, 1], space: "default", clientId: "x", token: TOKEN };
 const helloBytes = encodeMessage(HELLO as unknown as Message);
+
+/** An honest one-page manifest of `data` (one chunk: the files here are small). */
+function manifestOf(data: Uint8Array, over: Record<string, unknown> = {}) {
+  return {
+    type: "manifest",
+    hash: contentHash(data),
+    size: data.length,
+    chunks: 1,
+    first: 0,
+    count: 1,
+    copies: [],
+    digests: new Uint8Array(sha256(data)),
+    sizes: [data.length],
+    ...over,
+  };
+}
+
+/** A file the hub holds (the honest clients' first file): its content hash. */
+function heldHash(): string {
+  return contentHash(new TextEncoder().encode(honestFiles.get("hello.txt")));
+}
+
+const deltaCases: Case[] = [
+  {
+    name: "a manifest for an upload the hub never requested",
+    attack: (a) => a.send(manifestOf(unique())),
+    expect: {
+      code: "protocol",
+      message: /manifest for [0-9a-f]{64} that the hub did not ask for/,
+      fatal: true,
+    },
+  },
+  {
+    name: "a manifest whose digests do not hash to the content hash",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(manifestOf(data, { digests: new Uint8Array(sha256(unique("other"))) }));
+    },
+    expect: { code: "content-mismatch", message: /does not hash to it/, fatal: false },
+  },
+  {
+    name: "a manifest whose chunk sizes do not add up to its size",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(manifestOf(data, { sizes: [data.length + 1] }));
+    },
+    expect: { code: "content-mismatch", message: /add up to/, fatal: false },
+  },
+  {
+    name: "a manifest announcing more chunks than its size can hold",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(manifestOf(data, { chunks: 100_000 }));
+    },
+    expect: { code: "protocol", message: /chunks cannot hold/, fatal: true },
+  },
+  {
+    name: "a manifest whose digests are not 32 bytes per chunk",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(manifestOf(data, { digests: new Uint8Array(31) }));
+    },
+    expect: { code: "protocol", message: /32 bytes per position/, fatal: true },
+  },
+  {
+    name: "a manifest copying chunks without a base",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(manifestOf(data, { copies: [[0, 0, 1]], digests: new Uint8Array(0), sizes: [] }));
+    },
+    expect: { code: "protocol", message: /copies need a base/, fatal: true },
+  },
+  {
+    name: "a manifest copying from a base the hub did not offer",
+    attack: async (a) => {
+      const data = unique();
+      await requestUpload(a, data);
+      a.send(
+        manifestOf(data, { base: heldHash(), copies: [[0, 0, 1]], digests: new Uint8Array(0), sizes: [] }),
+      );
+    },
+    expect: { code: "protocol", message: /base the hub did not offer/, fatal: true },
+  },
+  {
+    name: "a chunk of a delta upload sent twice (not asked for)",
+    attack: async (a) => {
+      const data = unique();
+      const hash = await requestUpload(a, data);
+      a.send(manifestOf(data));
+      await a.next((m) => m.type === "need", "a need answer");
+      a.send({ type: "content", hash, index: 0, size: data.length, encoding: "raw", data });
+      a.send({ type: "content", hash, index: 0, size: data.length, encoding: "raw", data });
+    },
+    expect: { code: "protocol", message: /not asked for or out of order/, fatal: true },
+  },
+  {
+    name: "a chunk of a delta upload that does not match its manifest entry",
+    attack: async (a) => {
+      const data = unique();
+      const hash = await requestUpload(a, data);
+      a.send(manifestOf(data));
+      await a.next((m) => m.type === "need", "a need answer");
+      const other = unique("other");
+      a.send({ type: "content", hash, index: 0, size: other.length, encoding: "raw", data: other });
+    },
+    expect: { code: "content-mismatch", message: /does not match its manifest/, fatal: false },
+  },
+  {
+    name: "content-end of a delta upload before the chunks asked for",
+    attack: async (a) => {
+      const data = unique();
+      const hash = await requestUpload(a, data);
+      a.send(manifestOf(data));
+      await a.next((m) => m.type === "need", "a need answer");
+      a.send({ type: "content-end", hash, chunks: 1, size: data.length });
+    },
+    expect: { code: "content-mismatch", message: /chunks it asked for are missing/, fatal: false },
+  },
+  {
+    name: "a need message from a client",
+    attack: (a) => a.send({ type: "need", hash: ZERO_HASH, ranges: [] }),
+    expect: { code: "protocol", message: /may not send 'need'/, fatal: true },
+  },
+  {
+    name: "a fetch of chunks beyond the content's chunks",
+    attack: (a) => a.send({ type: "fetch", hash: heldHash(), ranges: [[0, 5]] }),
+    expect: { code: "protocol", message: /beyond its 1 chunks/, fatal: true },
+  },
+  {
+    name: "a fetch whose ranges are not ascending",
+    attack: (a) =>
+      a.send({
+        type: "fetch",
+        hash: heldHash(),
+        ranges: [
+          [3, 4],
+          [0, 1],
+        ],
+      }),
+    expect: { code: "protocol", message: /ranges must be ascending/, fatal: true },
+  },
+  {
+    name: "a fetch-manifest of content the hub does not hold",
+    attack: (a) => a.send({ type: "fetch-manifest", hash: ZERO_HASH }),
+    expect: { code: "content-missing", message: /holds no content 0{64}/, fatal: false },
+  },
+];
 
 const frameCases: Case[] = [
   {
@@ -718,6 +987,7 @@ async function runCase(c: Case): Promise<void> {
         await attacker.expectOpen();
       }
     }
+    await c.after?.(attacker);
     // No case may keep the hub busy: a deflate bomb, say, costs at most one slice of work.
     expect(Date.now() - started).toBeLessThan(4000);
   } finally {
@@ -731,8 +1001,10 @@ describe("a malicious client against a real hub over WebSocket", () => {
   describe.each([
     ["paths", pathCases],
     ["content and sizes", contentCases],
+    ["delta transfer", deltaCases],
     ["frames and fields", frameCases],
     ["the handshake", handshakeCases],
+    ["symbolic links", linkCases],
   ] as const)("%s", (_group, cases) => {
     it.each(cases.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
       await runCase(c);

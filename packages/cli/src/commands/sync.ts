@@ -248,7 +248,10 @@ async function openDirectory(
   onSkip: (path: string, reason: string) => void,
 ): Promise<NodeFileSystem> {
   try {
-    return await createNodeFileSystem(dir.root, { onSkip });
+    // Test-only and undocumented for users: `DISTSYNC_TEST_NAME_RULES=win32` makes the client skip
+    // received names Windows cannot hold (CON.txt, a:b…) on any OS, for end-to-end tests.
+    const platform = process.env.DISTSYNC_TEST_NAME_RULES;
+    return await createNodeFileSystem(dir.root, { onSkip, ...(platform ? { platform } : {}) });
   } catch (error) {
     throw new CliError(ExitCode.directoryMissing, `directory not found: ${dir.label}`, { cause: error });
   }

@@ -97,8 +97,13 @@ export interface SpaceCounters {
   /** Bytes raw-deflate saved on content crossing the transport, by direction. */
   compressionSavedIn: number;
   compressionSavedOut: number;
-  /** Bytes of accepted versions that were not uploaded because the hub already held the content. */
+  /**
+   * Bytes of accepted versions that were not uploaded because the hub already held the content:
+   * whole files, or (delta uploads) the chunks of a file it held.
+   */
   dedupeSaved: number;
+  /** Bytes of content fetched by clients that did not travel because they held those chunks. */
+  dedupeSavedOut: number;
   changes: number;
   conflicts: number;
   propagation: Histogram;
@@ -137,6 +142,9 @@ interface Link {
   sent: number;
   /** Proposed without inline content, by hash → size: uploaded, or deduplicated when acknowledged. */
   withoutContent: Map<string, number>;
+  /** Raw bytes of content frames per hash, in (uploads) and out (downloads), until content-end. */
+  contentIn: Map<string, number>;
+  contentOut: Map<string, number>;
 }
 
 /**
@@ -265,6 +273,8 @@ export class HubMonitor implements TrafficObserver {
       received: 0,
       sent: 0,
       withoutContent: new Map(),
+      contentIn: new Map(),
+      contentOut: new Map(),
     });
   }
 
@@ -303,6 +313,17 @@ export class HubMonitor implements TrafficObserver {
       }
       case "content":
         counters.compressionSavedIn += saved(message.encoding, message.size, message.data);
+        link.contentIn.set(message.hash, (link.contentIn.get(message.hash) ?? 0) + message.size);
+        return;
+      case "content-end": {
+        // A delta upload sent only the chunks the hub lacked: the rest counts once acknowledged.
+        const moved = link.contentIn.get(message.hash) ?? 0;
+        link.contentIn.delete(message.hash);
+        if (message.size > moved) link.withoutContent.set(message.hash, message.size - moved);
+        return;
+      }
+      case "content-abort":
+        link.contentIn.delete(message.hash);
         return;
     }
   }
@@ -355,6 +376,17 @@ export class HubMonitor implements TrafficObserver {
       }
       case "content":
         counters.compressionSavedOut += saved(message.encoding, message.size, message.data);
+        link.contentOut.set(message.hash, (link.contentOut.get(message.hash) ?? 0) + message.size);
+        return;
+      case "content-end": {
+        // A fetch of some chunks only (the client held the others).
+        const moved = link.contentOut.get(message.hash) ?? 0;
+        link.contentOut.delete(message.hash);
+        if (message.size > moved) counters.dedupeSavedOut += message.size - moved;
+        return;
+      }
+      case "content-abort":
+        link.contentOut.delete(message.hash);
         return;
     }
   }
@@ -390,6 +422,7 @@ export class HubMonitor implements TrafficObserver {
         compressionSavedIn: 0,
         compressionSavedOut: 0,
         dedupeSaved: 0,
+        dedupeSavedOut: 0,
         changes: 0,
         conflicts: 0,
         propagation: {

@@ -140,9 +140,17 @@ export function renderMetrics(monitor: HubMonitor): string {
     {
       name: "distsync_dedupe_saved_bytes_total",
       type: "counter",
-      help: "Bytes of accepted file versions the hub did not ask to upload because it already held the same content.",
+      help: "Bytes of accepted file versions that were not uploaded because the hub already held the same content (whole files, or the chunks of a delta upload it held).",
     },
     (c) => c.dedupeSaved,
+  );
+  simple(
+    {
+      name: "distsync_download_dedupe_saved_bytes_total",
+      type: "counter",
+      help: "Bytes of content clients fetched that the hub did not send because the client held those chunks locally (delta downloads).",
+    },
+    (c) => c.dedupeSavedOut,
   );
   const latency: Family = {
     name: "distsync_propagation_seconds",

@@ -14,14 +14,26 @@ export interface EncodedChunk {
   data: Uint8Array;
 }
 
-/** Encodes one chunk: raw deflate (fflate, level 1) when it pays, raw bytes otherwise. */
+/** Compresses one outgoing chunk; may run elsewhere (`createCompressionPool` in `@distsync/core/node`). */
+export type ChunkEncoder = (chunk: Uint8Array, policy: CompressionPolicy) => EncodedChunk | Promise<EncodedChunk>;
+
+/**
+ * Whether a sample of the chunk shows it will not compress (random, already compressed or
+ * encrypted data). Deflate runs at ~40 MiB/s on random data here: a small sample decides cheaply.
+ */
+export function isIncompressible(chunk: Uint8Array): boolean {
+  if (chunk.length <= SAMPLE_BYTES * 2) return false;
+  const sample = deflateSync(chunk.subarray(0, SAMPLE_BYTES), { level: 1 });
+  return sample.length > SAMPLE_BYTES * (1 - MIN_SAVING);
+}
+
+/**
+ * Encodes one chunk: raw deflate (fflate, level 1) when it saves at least 5 %, raw bytes
+ * otherwise; `auto` first skips chunks that {@link isIncompressible} rules out.
+ */
 export function encodeChunk(chunk: Uint8Array, policy: CompressionPolicy = "auto"): EncodedChunk {
   if (policy === "never" || chunk.length < 64) return { encoding: "raw", data: chunk };
-  if (policy === "auto" && chunk.length > SAMPLE_BYTES * 2) {
-    // Deflate runs at ~40 MiB/s on random data here: a small sample decides cheaply.
-    const sample = deflateSync(chunk.subarray(0, SAMPLE_BYTES), { level: 1 });
-    if (sample.length > SAMPLE_BYTES * (1 - MIN_SAVING)) return { encoding: "raw", data: chunk };
-  }
+  if (policy === "auto" && isIncompressible(chunk)) return { encoding: "raw", data: chunk };
   const compressed = deflateSync(chunk, { level: 1 });
   if (compressed.length > chunk.length * (1 - MIN_SAVING)) return { encoding: "raw", data: chunk };
   return { encoding: "deflate", data: compressed };

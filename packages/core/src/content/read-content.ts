@@ -3,6 +3,7 @@ import { INLINE_MAX_BYTES } from "../protocol/constants.js";
 import type { ContentHash, RelPath } from "../types.js";
 import { Chunker } from "./chunker.js";
 import { ContentHasher, sha256, toHex } from "./hash.js";
+import type { ChunkList } from "./manifest.js";
 
 /** Bytes asked of the file system per read. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
@@ -24,6 +25,8 @@ export interface ReadResult {
   inline?: Uint8Array;
   /** False when the file changed while it was read: the result describes no real version. */
   stable: boolean;
+  /** Every chunk's digest (hex) and size, in order: the content's manifest. */
+  list: ChunkList;
 }
 
 /**
@@ -41,12 +44,18 @@ export async function readContent(
   const chunker = new Chunker();
   let first: Uint8Array | undefined;
   let index = 0;
+  const list: ChunkList = { chunks: [], sizes: [] };
   const take = async (chunks: Uint8Array[]) => {
-    for (const data of chunks) {
-      const digest = await sha256(data);
+    // The digests of one block's chunks run in parallel (WebCrypto works off the main thread).
+    const digests = await Promise.all(chunks.map((data) => sha256(data)));
+    for (const [k, data] of chunks.entries()) {
+      const digest = digests[k] as Uint8Array;
       hasher.add(digest, data.length);
       if (index === 0) first = data;
-      if (onChunk) await onChunk({ index, data, digest, hash: toHex(digest) });
+      const hash = toHex(digest);
+      list.chunks.push(hash);
+      list.sizes.push(data.length);
+      if (onChunk) await onChunk({ index, data, digest, hash });
       index++;
     }
   };
@@ -73,6 +82,7 @@ export async function readContent(
     size: hasher.size,
     chunks: hasher.chunkCount,
     stable,
+    list,
   };
   if (hasher.chunkCount <= 1 && hasher.size <= INLINE_MAX_BYTES) result.inline = first ?? new Uint8Array(0);
   return result;

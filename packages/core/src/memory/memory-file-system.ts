@@ -10,6 +10,7 @@ import type {
   WatchEvent,
   Watcher,
 } from "../file-system.js";
+import { linkTargetProblem } from "../link-target.js";
 import { isInternalPath, pathProblem } from "../paths.js";
 import type { EntryKind, RelPath } from "../types.js";
 
@@ -18,6 +19,13 @@ export interface MemoryFileSystemOptions {
   executableBit?: boolean;
   /** The clock for default mtimes (`put`, `mkdirp`, created parents). Default `Date.now`. */
   now?: () => number;
+  /**
+   * Behave like a case-insensitive, case-preserving disk (macOS, Windows): `a.txt` finds `A.txt`,
+   * and writing `a.txt` over it keeps the name `A.txt`. Default false.
+   */
+  caseInsensitive?: boolean;
+  /** The `platform` capability to advertise (e.g. `"win32"` to test Windows name rules). Default none. */
+  platform?: string;
 }
 
 /** One entry of {@link MemoryFileSystem.snapshot}: an independent copy. */
@@ -27,6 +35,8 @@ export interface MemorySnapshotEntry {
   content?: Uint8Array;
   mtimeMs: number;
   executable: boolean;
+  /** The target, for symbolic links only. */
+  target?: string;
 }
 
 interface FileNode {
@@ -43,7 +53,14 @@ interface DirectoryNode {
   children: Map<string, MemoryNode>;
 }
 
-type MemoryNode = FileNode | DirectoryNode;
+/** A symbolic link: its target text, never followed (a path through it is refused). */
+interface SymlinkNode {
+  kind: "symlink";
+  target: string;
+  mtimeMs: number;
+}
+
+type MemoryNode = FileNode | DirectoryNode | SymlinkNode;
 
 interface Located {
   /** The parent directory, or `undefined` when some ancestor is missing. */
@@ -86,7 +103,12 @@ export class MemoryFileSystem implements FileSystem {
   readonly #failures: InjectedFailure[] = [];
 
   constructor(options: MemoryFileSystemOptions = {}) {
-    this.capabilities = { executableBit: options.executableBit ?? true, watch: true };
+    this.capabilities = {
+      executableBit: options.executableBit ?? true,
+      watch: true,
+      ...(options.caseInsensitive ? { caseInsensitive: true } : {}),
+      ...(options.platform !== undefined ? { platform: options.platform } : {}),
+    };
     this.#now = options.now ?? Date.now;
     this.#root = { kind: "directory", mtimeMs: this.#now(), children: new Map() };
   }
@@ -201,6 +223,7 @@ export class MemoryFileSystem implements FileSystem {
   async setAttributes(path: RelPath, attributes: Partial<FileAttributes>): Promise<void> {
     const { node } = this.#locate("set attributes of", path);
     if (node === undefined) throw fsError("set attributes of", path, "ENOENT", "no such file or directory");
+    if (node.kind === "symlink") throw fsError("set attributes of", path, "ELOOP", "it is a symbolic link");
     if (attributes.mtimeMs !== undefined) node.mtimeMs = attributes.mtimeMs;
     if (node.kind === "file" && attributes.executable !== undefined) {
       node.executable = this.capabilities.executableBit && attributes.executable;
@@ -213,7 +236,7 @@ export class MemoryFileSystem implements FileSystem {
     if (parent === undefined || node === undefined) return;
     if (node.kind === "directory") throw fsError("remove", path, "EISDIR", "is a directory");
     parent.children.delete(name);
-    this.#emit({ type: "remove", path, kind: "file" });
+    this.#emit({ type: "remove", path, kind: node.kind });
   }
 
   async mkdir(path: RelPath, attributes?: { mtimeMs?: number }): Promise<void> {
@@ -236,6 +259,18 @@ export class MemoryFileSystem implements FileSystem {
     this.#emit({ type: "remove", path, kind: "directory" });
   }
 
+  async readLink(path: RelPath): Promise<string | undefined> {
+    const { node } = this.#locate("read link", path);
+    return node?.kind === "symlink" ? node.target : undefined;
+  }
+
+  async createSymlink(path: RelPath, target: string, attributes?: { mtimeMs?: number }): Promise<void> {
+    checkPath(path);
+    const problem = linkTargetProblem(path, target);
+    if (problem !== undefined) throw new PathNotAllowedError(path, `symbolic link: ${problem}`);
+    this.#putLink("create link", path, target, attributes?.mtimeMs ?? this.#now());
+  }
+
   readonly #state = new Map<string, Uint8Array>();
 
   // Kept apart from the tree: state is never synced and never shows in snapshot().
@@ -246,6 +281,23 @@ export class MemoryFileSystem implements FileSystem {
 
   async saveState(name: string, data: Uint8Array): Promise<void> {
     this.#state.set(name, new Uint8Array(data));
+  }
+
+  async storedPath(path: RelPath): Promise<string> {
+    checkPath(path);
+    let directory: MemoryNode | undefined = this.#requireRoot("stored path of", path);
+    const spelled: string[] = [];
+    for (const segment of path.split("/")) {
+      if (directory?.kind !== "directory") {
+        spelled.push(segment);
+        directory = undefined;
+        continue;
+      }
+      const key = this.#key(directory, segment);
+      spelled.push(key);
+      directory = directory.children.get(key);
+    }
+    return spelled.join("/");
   }
 
   async watch(listener: (event: WatchEvent) => void): Promise<Watcher> {
@@ -268,7 +320,7 @@ export class MemoryFileSystem implements FileSystem {
     const parentPath = parentOf(path);
     const parent =
       parentPath === undefined ? this.#requireRoot("put", path) : this.#mkdirs("put", parentPath, "ENOTDIR");
-    const name = baseName(path);
+    const name = this.#key(parent, baseName(path));
     const existing = parent.children.get(name);
     if (existing?.kind === "directory") throw fsError("put", path, "EISDIR", "is a directory");
     const bytes = typeof content === "string" ? encoder.encode(content) : content.slice();
@@ -276,9 +328,20 @@ export class MemoryFileSystem implements FileSystem {
       kind: "file",
       content: bytes,
       mtimeMs: attributes.mtimeMs ?? this.#now(),
-      executable: this.capabilities.executableBit && (attributes.executable ?? existing?.executable ?? false),
+      executable:
+        this.capabilities.executableBit &&
+        (attributes.executable ?? (existing?.kind === "file" ? existing.executable : false)),
     });
     this.#emit({ type: existing === undefined ? "add" : "change", path: path as RelPath, kind: "file" });
+  }
+
+  /**
+   * Creates a symbolic link as a user would (`ln -sfn`): any target text, even one leading outside,
+   * replacing a file or link; mtime defaults to `now()`.
+   */
+  symlink(path: string, target: string, attributes: { mtimeMs?: number } = {}): void {
+    checkPath(path);
+    this.#putLink("symlink", path, target, attributes.mtimeMs ?? this.#now());
   }
 
   /** Deletes a file, or a directory with everything below it (children first, one event each). */
@@ -325,6 +388,13 @@ export class MemoryFileSystem implements FileSystem {
             mtimeMs: node.mtimeMs,
             executable: node.executable,
           });
+        } else if (node.kind === "symlink") {
+          result.set(path, {
+            kind: "symlink",
+            target: node.target,
+            mtimeMs: node.mtimeMs,
+            executable: false,
+          });
         } else {
           result.set(path, { kind: "directory", mtimeMs: node.mtimeMs, executable: false });
           visit(path, node);
@@ -358,12 +428,14 @@ export class MemoryFileSystem implements FileSystem {
     const segments = path.split("/");
     const name = segments.pop()!;
     for (const segment of segments) {
-      const child = directory.children.get(segment);
+      const child = directory.children.get(this.#key(directory, segment));
       if (child === undefined) return { parent: undefined, name, node: undefined };
+      if (child.kind === "symlink") throw new PathNotAllowedError(path, "a parent is a symbolic link");
       if (child.kind !== "directory") throw fsError(op, path, "ENOTDIR", "a parent is not a directory");
       directory = child;
     }
-    return { parent: directory, name, node: directory.children.get(name) };
+    const key = this.#key(directory, name);
+    return { parent: directory, name: key, node: directory.children.get(key) };
   }
 
   /** Like a rename of the temp file: fails when its directory is gone or the target is a directory. */
@@ -392,7 +464,7 @@ export class MemoryFileSystem implements FileSystem {
     let prefix = "";
     for (const segment of path.split("/")) {
       prefix = prefix === "" ? segment : `${prefix}/${segment}`;
-      const child = directory.children.get(segment);
+      const child = directory.children.get(this.#key(directory, segment));
       if (child === undefined) {
         const created: DirectoryNode = { kind: "directory", mtimeMs: this.#now(), children: new Map() };
         directory.children.set(segment, created);
@@ -400,6 +472,8 @@ export class MemoryFileSystem implements FileSystem {
         directory = created;
       } else if (child.kind === "directory") {
         directory = child;
+      } else if (child.kind === "symlink" && prefix !== path) {
+        throw new PathNotAllowedError(path, "a parent is a symbolic link");
       } else {
         const code = prefix === path ? fileInTheWay : "ENOTDIR";
         throw fsError(op, path, code, `${JSON.stringify(prefix)} is a file`);
@@ -419,6 +493,17 @@ export class MemoryFileSystem implements FileSystem {
     this.#emit({ type: "remove", path: path as RelPath, kind: node.kind });
   }
 
+  /**
+   * The name `name` is filed under in `directory`: itself, or on a case-insensitive file system the
+   * existing child that differs from it only by case.
+   */
+  #key(directory: DirectoryNode, name: string): string {
+    if (!this.capabilities.caseInsensitive || directory.children.has(name)) return name;
+    const folded = name.toLowerCase();
+    for (const key of directory.children.keys()) if (key.toLowerCase() === folded) return key;
+    return name;
+  }
+
   #takeFailure(path: string): FileSystemError | undefined {
     const index = this.#failures.findIndex((failure) => failure.path === undefined || failure.path === path);
     if (index === -1) return undefined;
@@ -427,9 +512,26 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   #statOf(path: RelPath, node: MemoryNode): FileStat {
+    if (node.kind === "symlink") {
+      const size = encoder.encode(node.target).length;
+      return { path, kind: "symlink", size, mtimeMs: node.mtimeMs, executable: false };
+    }
     return node.kind === "file"
       ? { path, kind: "file", size: node.content.length, mtimeMs: node.mtimeMs, executable: node.executable }
       : { path, kind: "directory", size: 0, mtimeMs: node.mtimeMs, executable: false };
+  }
+
+  /** Puts a link at `path` in one step (like a rename over it): replaces a file or link, not a directory. */
+  #putLink(op: string, path: string, target: string, mtimeMs: number): void {
+    const parentPath = parentOf(path);
+    const parent =
+      parentPath === undefined ? this.#requireRoot(op, path) : this.#mkdirs(op, parentPath, "ENOTDIR");
+    const name = baseName(path);
+    const existing = parent.children.get(name);
+    if (existing?.kind === "directory") throw fsError(op, path, "EISDIR", "is a directory");
+    parent.children.set(name, { kind: "symlink", target, mtimeMs });
+    const type = existing === undefined ? "add" : "change";
+    this.#emit({ type, path: path as RelPath, kind: "symlink" });
   }
 
   #emit(event: WatchEvent): void {

@@ -10,9 +10,11 @@ const ENCODINGS = ["raw", "deflate"] as const;
 /**
  * The hub's content on disk, addressed by hash: `chunks/ab/<hash>` holds one chunk as it arrived
  * (a one-byte encoding, its raw size, then the bytes), `manifests/ab/<hash>` a file's list of chunk
- * hashes. Each file is written to `tmp/` and fsynced before it is renamed into place, so a crash
- * leaves either nothing or a whole chunk, and the hub never records a version whose content is not
- * durable. Memory stays bounded whatever the file sizes: only chunks in flight are held.
+ * hashes and sizes. A chunk is stored once, however many files (or versions) list it. Each file is
+ * written to `tmp/` and fsynced before it is renamed into place, and (when durable) the directory is
+ * fsynced after the rename, so a crash or power loss leaves either nothing or a whole chunk, and the
+ * hub never records a version whose content is not durable. Memory stays bounded whatever the file
+ * sizes: only chunks in flight are held.
  */
 export class NodeContentStore implements ContentStore {
   readonly #dir: string;
@@ -38,6 +40,7 @@ export class NodeContentStore implements ContentStore {
       await mkdir(join(this.#dir, "tmp"), { recursive: true });
       await mkdir(join(this.#dir, "chunks"), { recursive: true });
       await mkdir(join(this.#dir, "manifests"), { recursive: true });
+      if (this.#durable) await syncDirectory(this.#dir);
     })();
     return this.#ready;
   }
@@ -67,6 +70,26 @@ export class NodeContentStore implements ContentStore {
     return { size, encoding, data: bytes.subarray(5) };
   }
 
+  /** A stored chunk's raw size, from its 5-byte header only. */
+  async chunkSize(chunkHash: string): Promise<number | undefined> {
+    if (!HEX.test(chunkHash)) return undefined;
+    let file: Awaited<ReturnType<typeof open>>;
+    try {
+      file = await open(this.#path("chunks", chunkHash), "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      const header = new Uint8Array(5);
+      const { bytesRead } = await file.read(header, 0, 5, 0);
+      if (bytesRead < 5 || ENCODINGS[header[0] as number] === undefined) return undefined;
+      return new DataView(header.buffer).getUint32(1, true);
+    } finally {
+      await file.close();
+    }
+  }
+
   async putChunk(chunkHash: string, chunk: StoredChunk): Promise<void> {
     if (await this.hasChunk(chunkHash)) return;
     const header = new Uint8Array(5);
@@ -78,7 +101,7 @@ export class NodeContentStore implements ContentStore {
 
   async putManifest(hash: ContentHash, manifest: Manifest): Promise<void> {
     if (await this.hasContent(hash)) return;
-    const json = JSON.stringify({ size: manifest.size, chunks: manifest.chunks });
+    const json = JSON.stringify({ size: manifest.size, chunks: manifest.chunks, sizes: manifest.sizes });
     await this.#write("manifests", hash, [new TextEncoder().encode(json)]);
     this.#knownManifests.add(hash);
   }
@@ -151,8 +174,14 @@ export class NodeContentStore implements ContentStore {
       throw error;
     }
     await file.close();
-    await mkdir(join(this.#dir, kind, hash.slice(0, 2)), { recursive: true });
+    const dir = join(this.#dir, kind, hash.slice(0, 2));
+    // A prefix directory created now is itself a new entry of its parent.
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined && this.#durable) await syncDirectory(join(this.#dir, kind));
     await rename(temp, final);
+    // The rename is durable only once its directory is: without this, a power loss could lose a
+    // chunk the journal already relies on.
+    if (this.#durable) await syncDirectory(dir);
   }
 
   async #list(kind: string): Promise<string[]> {
@@ -163,5 +192,15 @@ export class NodeContentStore implements ContentStore {
       }
     }
     return out;
+  }
+}
+
+/** fsyncs a directory (its entries: names created or renamed into it). */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

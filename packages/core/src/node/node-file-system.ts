@@ -26,7 +26,9 @@ import type {
   WatchEvent,
   Watcher,
 } from "../file-system.js";
+import { linkTargetProblem } from "../link-target.js";
 import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem, STATE_DIR_NAME } from "../paths.js";
+import { foldPath, type NameFolding } from "../sync/name-rules.js";
 import type { RelPath } from "../types.js";
 import { DEFAULT_SCAN_INTERVAL_MS, startScanWatcher } from "./scan-watcher.js";
 import { watchWithTrailingEvents } from "./trailing-watch-events.js";
@@ -39,7 +41,8 @@ export interface NodeFileSystemOptions {
   durable?: boolean;
   /**
    * Called for each entry that `walk` or `watch` leaves out although it is not DistSync's own:
-   * symbolic links, special files, names that are not valid paths (`reason` says which). The
+   * symbolic links leading outside the folder (once per path), special files, names that are not
+   * valid paths (`reason` says which). Links that stay inside are entries of kind `"symlink"`. The
    * entries below a skipped directory are not visited, so they are not reported. Default: none.
    */
   onSkip?: (path: string, reason: string) => void;
@@ -52,6 +55,17 @@ export interface NodeFileSystemOptions {
   scanIntervalMs?: number;
   /** Skip the OS watcher and scan periodically from the start (tests, exotic mounts). Default false. */
   forceScanFallback?: boolean;
+  /**
+   * The naming rules to advertise as the `platform` capability (the client skips received names
+   * this OS cannot hold). Default `process.platform`; `"win32"` on another OS is for tests.
+   */
+  platform?: string;
+  /**
+   * @internal Test seam, not for programs: awaited after a writer's last check and right before
+   * its rename, so a test can swap a parent directory for a symbolic link inside that window and
+   * see the re-check after the rename catch it.
+   */
+  beforeRenameForTests?: (path: RelPath) => Promise<void> | void;
 }
 
 /** Opens without following a final symbolic link, and without blocking on a FIFO. */
@@ -98,7 +112,56 @@ export async function createNodeFileSystem(
     if (fd !== undefined) await closeAsync(fd).catch(() => {});
     fd = undefined;
   }
-  return new NodeFileSystem({ root: absolute, realRoot, dev: stats.dev, ino: stats.ino, fd }, options);
+  const folding = await probeFolding(absolute);
+  return new NodeFileSystem(
+    { root: absolute, realRoot, dev: stats.dev, ino: stats.ino, fd, folding },
+    options,
+  );
+}
+
+/**
+ * Learns whether the folder's file system folds case (`A` and `a` are one name) and Unicode
+ * normalization (NFC and NFD are one name): creates a probe file in `<root>/.distsync/` and looks
+ * it up spelled otherwise. When the probe cannot run (a read-only folder, `.distsync` not a plain
+ * directory), assumes the usual defaults of the OS: both on macOS, case on Windows, neither elsewhere.
+ */
+export async function probeFolding(root: string): Promise<NameFolding> {
+  const fallback: NameFolding = {
+    caseInsensitive: process.platform === "darwin" || process.platform === "win32",
+    normalizationInsensitive: process.platform === "darwin",
+  };
+  const dir = nodePath.join(root, STATE_DIR_NAME);
+  let created = false;
+  try {
+    await fsp.mkdir(dir);
+    created = true;
+  } catch (error) {
+    if (systemCodeOf(error) !== "EEXIST") return fallback;
+  }
+  // "probe-<hex>-xé": lower case, and an é that NFD spells as e + U+0301.
+  const name = `probe-${randomBytes(6).toString("hex")}-x\u00e9.tmp`;
+  const probe = nodePath.join(dir, name);
+  try {
+    if (!(await fsp.lstat(dir)).isDirectory()) return fallback; // a link: not ours to write through
+    await (await fsp.open(probe, "wx")).close();
+    try {
+      const exists = (other: string) =>
+        fsp.lstat(nodePath.join(dir, other)).then(
+          () => true,
+          () => false,
+        );
+      return {
+        caseInsensitive: await exists(name.toUpperCase()),
+        normalizationInsensitive: await exists(name.normalize("NFD")),
+      };
+    } finally {
+      await fsp.unlink(probe).catch(() => {});
+    }
+  } catch {
+    return fallback;
+  } finally {
+    if (created) await fsp.rmdir(dir).catch(() => {});
+  }
 }
 
 const openAsync = promisify(openFd);
@@ -118,6 +181,8 @@ export interface NodeFileSystemRoot {
   ino: bigint;
   /** An open descriptor of the root that pins its inode; released by `close()`. */
   fd?: number | undefined;
+  /** How the file system compares names (see `probeFolding`). Default: it folds nothing. */
+  folding?: NameFolding | undefined;
 }
 
 /**
@@ -141,6 +206,9 @@ export class NodeFileSystem implements FileSystem {
   readonly #forceScan: boolean;
   /** Absolute paths of the temp files of writers still open: never taken for stale ones. */
   readonly #liveTemps = new Set<string>();
+  /** Links already reported through `onSkip` as leading outside: one report per path. */
+  readonly #reportedLinks = new Set<string>();
+  readonly #beforeRename: ((path: RelPath) => Promise<void> | void) | undefined;
 
   constructor(identity: NodeFileSystemRoot, options: NodeFileSystemOptions = {}) {
     this.root = identity.root;
@@ -150,6 +218,13 @@ export class NodeFileSystem implements FileSystem {
     this.#fd = identity.fd;
     this.#scanIntervalMs = options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
     this.#forceScan = options.forceScanFallback ?? false;
+    this.#beforeRename = options.beforeRenameForTests;
+    this.capabilities = {
+      ...this.capabilities,
+      caseInsensitive: identity.folding?.caseInsensitive ?? false,
+      normalizationInsensitive: identity.folding?.normalizationInsensitive ?? false,
+      platform: options.platform ?? process.platform,
+    };
   }
 
   /**
@@ -212,6 +287,7 @@ export class NodeFileSystem implements FileSystem {
       if (systemCodeOf(error) === "ENOENT") return this.#missing("stat", path);
       throw mapError("stat", path, error);
     }
+    if (stats.isSymbolicLink()) return this.#linkStat(path, stats, true);
     return this.#toStat(path, stats);
   }
 
@@ -280,6 +356,33 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  /**
+   * `path` spelled as the existing entries are spelled on disk (see `FileSystem.storedPath`). On a
+   * file system that folds nothing, the spelling is always the one given. Lists one directory per
+   * existing segment, so the client calls it only on folding file systems and only for new paths.
+   */
+  async storedPath(path: RelPath): Promise<string> {
+    this.#resolve(path);
+    const folding: NameFolding = this.capabilities;
+    if (!folding.caseInsensitive && !folding.normalizationInsensitive) return path;
+    const segments = path.split("/");
+    const spelled: string[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i] as string;
+      let names: string[];
+      try {
+        names = await fsp.readdir(this.#absolute(spelled.join("/")));
+      } catch {
+        return [...spelled, ...segments.slice(i)].join("/"); // missing, or not a directory
+      }
+      const key = foldPath(segment, folding);
+      const found = names.includes(segment) ? segment : names.find((name) => foldPath(name, folding) === key);
+      if (found === undefined) return [...spelled, ...segments.slice(i)].join("/");
+      spelled.push(found);
+    }
+    return spelled.join("/");
+  }
+
   async createWriter(path: RelPath): Promise<FileWriter> {
     const absolute = this.#resolve(path);
     await this.#assertRoot("write", path);
@@ -317,7 +420,10 @@ export class NodeFileSystem implements FileSystem {
             systemCode: "ENOENT",
           });
         }
+        await this.#beforeRename?.(path);
       },
+      afterRename: (written) =>
+        this.#recheckAfterRename(path, directory, nodePath.basename(absolute), written),
     });
   }
 
@@ -370,6 +476,70 @@ export class NodeFileSystem implements FileSystem {
     } catch (error) {
       if (systemCodeOf(error) === "ENOENT") return;
       throw mapError("remove", path, error);
+    }
+  }
+
+  /** The target text of the link at `path`, never following it; `undefined` when not a link. */
+  async readLink(path: RelPath): Promise<string | undefined> {
+    const absolute = this.#resolve(path);
+    if (!(await this.#checkRealDirectory("read link", path, nodePath.dirname(absolute)))) {
+      return this.#missing("read link", path);
+    }
+    try {
+      return toPosixTarget(await fsp.readlink(absolute));
+    } catch (error) {
+      const code = systemCodeOf(error);
+      if (code === "ENOENT" || code === "EINVAL" || code === "UNKNOWN") return undefined;
+      throw mapError("read link", path, error);
+    }
+  }
+
+  /**
+   * Creates the link at a temp name (`.distsync-<hex>.tmp`) beside `path`, sets its mtime with
+   * `lutimes` (best effort), and renames it over `path`: a file or link there is replaced in one
+   * step. Refused when the target leads outside the folder, by its text or through what is on
+   * disk now. Where the OS refuses links (`EPERM` on Windows without the privilege), fails with
+   * that system code.
+   */
+  async createSymlink(path: RelPath, target: string, attributes?: { mtimeMs?: number }): Promise<void> {
+    const op = "create link";
+    const absolute = this.#resolve(path);
+    const problem = linkTargetProblem(path, target);
+    if (problem !== undefined) throw new PathNotAllowedError(path, `symbolic link: ${problem}`);
+    await this.#assertRoot(op, path);
+    const parent = parentPath(path);
+    if (parent !== undefined) await this.#ensureDirectory(op, path, parent, "ENOTDIR");
+    const directory = nodePath.dirname(absolute);
+    const existing = await fsp.lstat(absolute).catch(() => undefined);
+    if (existing?.isDirectory()) {
+      throw new FileSystemError(`${op} ${JSON.stringify(path)} failed: it is a directory`, {
+        path,
+        systemCode: "EISDIR",
+      });
+    }
+    const outside = await this.#linkLeadsOutside(absolute, target);
+    if (outside !== undefined) throw new PathNotAllowedError(path, `symbolic link: ${outside}`);
+    const temp = nodePath.join(directory, `${INTERNAL_PREFIX}${randomBytes(8).toString("hex")}.tmp`);
+    this.#liveTemps.add(temp);
+    try {
+      await fsp.symlink(target, temp);
+      if (attributes?.mtimeMs !== undefined) {
+        const mtime = attributes.mtimeMs / 1000;
+        await fsp.lutimes(temp, mtime, mtime).catch(() => {}); // not everywhere: then the time of sync
+      }
+      await this.#assertRoot(op, path);
+      if (!(await this.#checkRealDirectory(op, path, directory))) {
+        throw new FileSystemError(`${op} ${JSON.stringify(path)} failed: its directory is gone`, {
+          path,
+          systemCode: "ENOENT",
+        });
+      }
+      await fsp.rename(temp, absolute);
+    } catch (error) {
+      await fsp.unlink(temp).catch(() => {});
+      throw mapError(op, path, error);
+    } finally {
+      this.#liveTemps.delete(temp);
     }
   }
 
@@ -609,6 +779,67 @@ export class NodeFileSystem implements FileSystem {
   }
 
   /**
+   * After a rename into `directory`: if the real path of `directory` now leads outside the root (a
+   * parent was swapped for a symbolic link between the last check and the rename), the rename
+   * followed the link. Removes the file it put there, when the entry found there is still the very
+   * file written (same device and inode), and throws `PathNotAllowedError` either way. It cannot
+   * bring back a file of the same name that the rename replaced out there.
+   */
+  async #recheckAfterRename(path: RelPath, directory: string, name: string, written: Stats): Promise<void> {
+    let real: string;
+    try {
+      real = await fsp.realpath(directory);
+    } catch {
+      return; // the directory went away after the rename: nothing to find out there
+    }
+    if (real === this.#identity.realRoot || isInside(real, this.#identity.realRoot)) return;
+    const landed = nodePath.join(real, name);
+    let removed = false;
+    try {
+      const found = await fsp.lstat(landed);
+      if (found.isFile() && found.dev === written.dev && found.ino === written.ino) {
+        await fsp.unlink(landed);
+        removed = true;
+      }
+    } catch {
+      // Gone or not ours any more: leave it.
+    }
+    throw new PathNotAllowedError(
+      path,
+      `a parent directory was replaced by a link leading outside the synced folder during the write; ${
+        removed ? "the file written there was removed again" : "the file written there could not be removed"
+      }`,
+    );
+  }
+
+  /**
+   * After creating `directory` (absolute): if its real path is outside the root (a parent swapped
+   * for a symbolic link in the meantime), removes the empty directory just made out there and
+   * throws `PathNotAllowedError`.
+   */
+  async #recheckCreated(path: string, directory: string): Promise<void> {
+    let real: string;
+    try {
+      real = await fsp.realpath(directory);
+    } catch {
+      return;
+    }
+    if (isInside(real, this.#identity.realRoot)) return;
+    const removed = await fsp.rmdir(real).then(
+      () => true,
+      () => false,
+    );
+    throw new PathNotAllowedError(
+      path,
+      `a parent directory was replaced by a link leading outside the synced folder while creating it; ${
+        removed
+          ? "the directory created there was removed again"
+          : "the directory created there could not be removed"
+      }`,
+    );
+  }
+
+  /**
    * `mkdir -p directory`, one level at a time from the root, so a vanished root is never
    * recreated and no symbolic link on the way can lead outside the root.
    */
@@ -634,13 +865,18 @@ export class NodeFileSystem implements FileSystem {
     for (const segment of directory.split("/")) {
       current = nodePath.join(current, segment);
       prefix = prefix === "" ? segment : `${prefix}/${segment}`;
+      let made = false;
       try {
         await fsp.mkdir(current);
-        continue;
+        made = true;
       } catch (error) {
         const code = systemCodeOf(error);
         if (code === "ENOENT") throw rootGone(op, path, this.root, error);
         if (code !== "EEXIST") throw mapError(op, path, error);
+      }
+      if (made) {
+        await this.#recheckCreated(path, current);
+        continue;
       }
       let stats: Stats;
       try {
@@ -663,14 +899,14 @@ export class NodeFileSystem implements FileSystem {
   async #walkEntry(directory: string, entry: Dirent): Promise<FileStat | undefined> {
     const name = entry.name;
     if (isInternalPath(name)) {
-      if (entry.isFile() && TEMP_FILE.test(name))
+      if ((entry.isFile() || entry.isSymbolicLink()) && TEMP_FILE.test(name))
         await this.#removeStaleTemp(this.#absolute(directory), name);
       return undefined;
     }
     const path = directory === "" ? name : `${directory}/${name}`;
     const problem = pathProblem(path);
     if (problem !== undefined) return this.#skip(path, problem);
-    if (entry.isSymbolicLink()) return this.#skip(path, "symbolic link");
+    if (entry.isSymbolicLink()) return this.#linkStat(path as RelPath, undefined, true);
     if (!entry.isFile() && !entry.isDirectory()) return this.#skip(path, "not a regular file or directory");
     let stats: Stats;
     try {
@@ -713,6 +949,81 @@ export class NodeFileSystem implements FileSystem {
   #skip(path: string, reason: string): undefined {
     this.#onSkip(path, reason);
     return undefined;
+  }
+
+  /**
+   * A symbolic link as a `FileStat` of kind `"symlink"` when its target stays inside the folder;
+   * otherwise `undefined`, reported through `onSkip` once per path (not at every walk or stat) when
+   * `report`. The link is never followed, only its target resolved to check it.
+   */
+  async #linkStat(path: RelPath, known: Stats | undefined, report: boolean): Promise<FileStat | undefined> {
+    const absolute = this.#absolute(path);
+    let stats: Stats;
+    let target: string;
+    try {
+      stats = known ?? (await fsp.lstat(absolute));
+      if (!stats.isSymbolicLink()) return this.#toStat(path, stats);
+      target = toPosixTarget(await fsp.readlink(absolute));
+    } catch (error) {
+      const code = systemCodeOf(error);
+      if (code === "ENOENT" || code === "EINVAL") return undefined; // gone or replaced meanwhile
+      throw mapError("stat", path, error);
+    }
+    const problem = linkTargetProblem(path, target) ?? (await this.#linkLeadsOutside(absolute, target));
+    if (problem !== undefined) {
+      if (report && !this.#reportedLinks.has(path)) {
+        this.#reportedLinks.add(path);
+        this.#onSkip(path, `symbolic link not synced: ${problem}`);
+      }
+      return undefined;
+    }
+    this.#reportedLinks.delete(path);
+    return { path, kind: "symlink", size: stats.size, mtimeMs: stats.mtimeMs, executable: false };
+  }
+
+  /**
+   * Why the link at `absolute` with `target` leads outside the real root through what is on disk
+   * now (a link on the way pointing outside), or `undefined`. Resolves the longest existing part of
+   * the target with `realpath`; a dangling link on the way is followed by its text (a few levels).
+   * A target that loops (`ELOOP`) leads nowhere, so not outside.
+   */
+  async #linkLeadsOutside(absolute: string, target: string, depth = 0): Promise<string | undefined> {
+    if (depth > 8) return "too many dangling links on the way";
+    let directory: string;
+    try {
+      directory = await fsp.realpath(nodePath.dirname(absolute));
+    } catch {
+      return "its directory cannot be resolved";
+    }
+    if (nodePath.isAbsolute(target)) return "target leads outside the folder";
+    const realRoot = this.#identity.realRoot;
+    const inside = (real: string) => real === realRoot || isInside(real, realRoot);
+    let candidate = nodePath.resolve(directory, ...target.split("/").filter((s) => s !== "" && s !== "."));
+    if (!inside(candidate)) return "target leads outside the folder";
+    const rest: string[] = [];
+    for (;;) {
+      try {
+        const real = await fsp.realpath(candidate);
+        return inside(nodePath.join(real, ...rest))
+          ? undefined
+          : "target leads outside the folder through a link";
+      } catch (error) {
+        const code = systemCodeOf(error);
+        if (code === "ELOOP") return undefined;
+        if (code !== "ENOENT" && code !== "ENOTDIR") return "target cannot be resolved";
+      }
+      const found = await fsp.lstat(candidate).catch(() => undefined);
+      if (found?.isSymbolicLink()) {
+        // A dangling link on the way: where its own text leads, then the rest below it.
+        const text = toPosixTarget(await fsp.readlink(candidate).catch(() => "/"));
+        const next = rest.length === 0 ? text : `${text}/${rest.join("/")}`;
+        return this.#linkLeadsOutside(candidate, next, depth + 1);
+      }
+      const up = nodePath.dirname(candidate);
+      if (up === candidate) return "target cannot be resolved";
+      rest.unshift(nodePath.basename(candidate));
+      candidate = up;
+    }
   }
 
   /** `undefined` for anything but a regular file or a directory (symbolic links included). */
@@ -779,6 +1090,8 @@ interface WriterInit {
   release: () => void;
   /** Re-checks, right before the rename, that the target directory is still the one inside the root. */
   beforeRename: () => Promise<void>;
+  /** Re-checks after the rename that the file landed inside the root; `written` is the temp file's stat. */
+  afterRename: (written: Stats) => Promise<void>;
 }
 
 class NodeFileWriter implements FileWriter {
@@ -852,6 +1165,7 @@ class NodeFileWriter implements FileWriter {
       await handle.close();
       await this.#init.beforeRename();
       await fsp.rename(temp, absolute);
+      await this.#init.afterRename(stats);
       this.#init.release();
       this.#state = "committed";
     } catch (error) {
@@ -919,6 +1233,11 @@ function toRelative(root: string, absolute: string): string | undefined {
   if (!isInside(absolute, root)) return undefined;
   const relative = absolute.slice(root.endsWith(nodePath.sep) ? root.length : root.length + 1);
   return nodePath.sep === "/" ? relative : relative.split(nodePath.sep).join("/");
+}
+
+/** A link target as DistSync spells it: `/`-separated (Windows stores and reads back `\\`). */
+function toPosixTarget(target: string): string {
+  return nodePath.sep === "\\" ? target.split("\\").join("/") : target;
 }
 
 function compareNames(a: string, b: string): number {

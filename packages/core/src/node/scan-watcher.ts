@@ -23,7 +23,8 @@ export interface ScanWatcherInit {
 /**
  * The watcher of last resort, for when the OS cannot watch the folder (the inotify limits): walks
  * the whole tree every `intervalMs` and reports what differs from the walk before (size, mtime or
- * executable bit of a file; entries that appeared or vanished). Resolves after the first walk.
+ * executable bit of a file, size or mtime of a link; entries that appeared or vanished). Resolves
+ * after the first walk.
  */
 export async function startScanWatcher(init: ScanWatcherInit): Promise<Watcher> {
   let closed = false;
@@ -55,7 +56,7 @@ export async function startScanWatcher(init: ScanWatcherInit): Promise<Watcher> 
   let previous = (await scan()) ?? new Map<RelPath, Seen>();
   if (init.announceBaseline) {
     for (const [path, seen] of previous) {
-      init.emit({ type: seen.kind === "file" ? "change" : "add", path, kind: seen.kind });
+      init.emit({ type: seen.kind === "directory" ? "add" : "change", path, kind: seen.kind });
     }
   }
 
@@ -76,12 +77,13 @@ export async function startScanWatcher(init: ScanWatcherInit): Promise<Watcher> 
         init.emit({ type: "remove", path, kind: before.kind });
         init.emit({ type: "add", path, kind: seen.kind });
       } else if (
-        seen.kind === "file" &&
+        seen.kind !== "directory" &&
         (before.size !== seen.size ||
           before.mtimeMs !== seen.mtimeMs ||
           before.executable !== seen.executable)
       ) {
-        init.emit({ type: "change", path, kind: "file" });
+        // A file edited, or a link replaced (its own mtime and size change; it is never followed).
+        init.emit({ type: "change", path, kind: seen.kind });
       }
     }
     previous = now;

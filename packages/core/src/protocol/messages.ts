@@ -75,8 +75,47 @@ export type ProposeMessage = { type: "propose"; items: Proposal[] };
 export type EntriesMessage = { type: "entries"; items: Delivery[] };
 export type AckMessage = { type: "ack"; items: Accepted[] };
 export type SyncedMessage = { type: "synced"; seq: number };
-export type UploadMessage = { type: "upload"; hash: ContentHash; path: RelPath };
-export type FetchMessage = { type: "fetch"; hash: ContentHash };
+export type UploadMessage = {
+  type: "upload";
+  hash: ContentHash;
+  path: RelPath;
+  /**
+   * Content the hub holds for this path (its current version), offered as the base of a delta
+   * `manifest`: runs of chunks equal to the base's travel as copies.
+   */
+  base?: ContentHash;
+};
+/**
+ * Asks for content. With `ranges`, only the chunks at those manifest indexes travel (as `content`
+ * with their manifest indexes, ascending), then `content-end` with the whole manifest's count and size.
+ */
+export type FetchMessage = { type: "fetch"; hash: ContentHash; ranges?: ChunkRanges };
+/** Asks for the chunk manifest of content, as `manifest` pages; `base` is content the client holds. */
+export type FetchManifestMessage = { type: "fetch-manifest"; hash: ContentHash; base?: ContentHash };
+/** Half-open ranges `[start, end)` of chunk indexes, ascending and disjoint. */
+export type ChunkRanges = [number, number][];
+/**
+ * One page of a file's chunk manifest: positions `first … first + count - 1` of `chunks`. Runs in
+ * `copies` (`[at, from, length]`: positions `at…` equal the base manifest's `from…`) refer to the
+ * manifest of `base`; every other position of the page is a literal, in order: its 32-byte SHA-256
+ * digest in `digests` (concatenated) and its raw size in `sizes`.
+ */
+export type ManifestMessage = {
+  type: "manifest";
+  hash: ContentHash;
+  /** The whole content's size in bytes. */
+  size: number;
+  /** The whole content's number of chunks. */
+  chunks: number;
+  first: number;
+  count: number;
+  base?: ContentHash;
+  copies: [number, number, number][];
+  digests: Uint8Array;
+  sizes: number[];
+};
+/** The hub's answer to one manifest page of an upload: the chunks of that page it lacks. */
+export type NeedMessage = { type: "need"; hash: ContentHash; ranges: ChunkRanges };
 export type ContentMessage = {
   type: "content";
   hash: ContentHash;
@@ -116,6 +155,8 @@ export type ClientMessage =
   | ContentEndMessage
   | ContentAbortMessage
   | FetchMessage
+  | FetchManifestMessage
+  | ManifestMessage
   | PingMessage
   | PongMessage
   | ByeMessage
@@ -127,6 +168,8 @@ export type HubMessage =
   | AckMessage
   | SyncedMessage
   | UploadMessage
+  | ManifestMessage
+  | NeedMessage
   | ContentMessage
   | ContentEndMessage
   | ContentAbortMessage

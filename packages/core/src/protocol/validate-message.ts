@@ -1,7 +1,7 @@
 import { PathNotAllowedError, ProtocolError } from "../errors.js";
 import { isInternalPath, pathProblem } from "../paths.js";
 import type { EntryMeta } from "../types.js";
-import { MAX_BATCH_ITEMS } from "./constants.js";
+import { CHUNK_MAX_BYTES, CHUNK_MIN_BYTES, MANIFEST_PAGE_CHUNKS, MAX_BATCH_ITEMS } from "./constants.js";
 import type { Delivery, InlineContent, Message, Proposal } from "./messages.js";
 
 type Fields = Record<string, unknown>;
@@ -86,8 +86,8 @@ function items(fields: Fields, where: string, check: (item: unknown, where: stri
 
 export function checkEntryMeta(value: unknown, where: string): asserts value is EntryMeta {
   if (!isRecord(value)) fail(`${where}: entry must be a map`);
-  if (value.kind !== "file" && value.kind !== "directory")
-    fail(`${where}: kind must be 'file' or 'directory'`);
+  if (value.kind !== "file" && value.kind !== "directory" && value.kind !== "symlink")
+    fail(`${where}: kind must be 'file', 'directory' or 'symlink'`);
   const deleted = bool(value, "deleted", where);
   const size = int(value, "size", where);
   finite(value, "mtimeMs", where);
@@ -97,6 +97,15 @@ export function checkEntryMeta(value: unknown, where: string): asserts value is 
   if (live && !HASH.test(h ?? "")) fail(`${where}: a live file needs a hex SHA-256 hash`);
   if (!live && (h !== "" || size !== 0)) fail(`${where}: directories and tombstones carry no hash or size`);
   if (value.kind === "directory" && executable) fail(`${where}: directories carry no executable bit`);
+  // A link's target is only checked for its type here: whether it stays inside the folder is a
+  // decision about that one item (PROTOCOL.md §4), refused on its own with `link-not-allowed`.
+  if (value.kind === "symlink") {
+    if (executable) fail(`${where}: symbolic links carry no executable bit`);
+    if (!deleted) str(value, "target", where);
+  }
+  if ((value.kind !== "symlink" || deleted) && value.target !== undefined) {
+    fail(`${where}: only a live symbolic link carries a target`);
+  }
 }
 
 function checkInline(value: unknown, where: string): asserts value is InlineContent {
@@ -131,6 +140,76 @@ function checkAccepted(value: unknown, where: string): void {
   int(value, "seq", where, 1);
   str(value, "hash", where);
   if (value.mtimeMs !== undefined) finite(value, "mtimeMs", where);
+}
+
+function checkRanges(fields: Fields, where: string): void {
+  const list = fields.ranges;
+  if (!Array.isArray(list)) fail(`${where}: field 'ranges' must be an array`);
+  if (list.length > MANIFEST_PAGE_CHUNKS) fail(`${where}: more than ${MANIFEST_PAGE_CHUNKS} ranges`);
+  let previous = 0;
+  for (const range of list) {
+    if (
+      !Array.isArray(range) ||
+      range.length !== 2 ||
+      !range.every((n) => Number.isSafeInteger(n) && n >= 0) ||
+      (range[0] as number) >= (range[1] as number) ||
+      (range[0] as number) < previous
+    ) {
+      fail(`${where}: ranges must be ascending, disjoint, non-empty [start, end) pairs of indexes`);
+    }
+    previous = range[1] as number;
+  }
+}
+
+/** A `manifest` page (PROTOCOL.md §6): checks that need no other state than the page itself. */
+function checkManifestPage(value: Fields, where: string): void {
+  hash(value, "hash", where);
+  const size = int(value, "size", where);
+  const chunks = int(value, "chunks", where, 1);
+  const first = int(value, "first", where);
+  const count = int(value, "count", where, 1);
+  if (first + count > chunks) fail(`${where}: page ends beyond the manifest's ${chunks} chunks`);
+  // Every chunk but the last is at least the minimum size, and none is above the maximum.
+  if (chunks > Math.floor(size / CHUNK_MIN_BYTES) + 1 || chunks < Math.ceil(size / CHUNK_MAX_BYTES)) {
+    fail(`${where}: ${chunks} chunks cannot hold ${size} bytes`);
+  }
+  if (value.base !== undefined) hash(value, "base", where);
+  const copies = value.copies;
+  if (!Array.isArray(copies) || copies.length > MANIFEST_PAGE_CHUNKS) {
+    fail(`${where}: field 'copies' must hold at most ${MANIFEST_PAGE_CHUNKS} runs`);
+  }
+  if (copies.length > 0 && value.base === undefined) fail(`${where}: copies need a base`);
+  let next = first;
+  let copied = 0;
+  for (const run of copies) {
+    if (
+      !Array.isArray(run) ||
+      run.length !== 3 ||
+      !run.every((n) => Number.isSafeInteger(n) && n >= 0) ||
+      (run[0] as number) < next ||
+      (run[2] as number) < 1 ||
+      (run[0] as number) + (run[2] as number) > first + count
+    ) {
+      fail(`${where}: copies must be ascending, disjoint [at, from, length] runs within the page`);
+    }
+    next = (run[0] as number) + (run[2] as number);
+    copied += run[2] as number;
+  }
+  const literals = count - copied;
+  const sizes = value.sizes;
+  if (!Array.isArray(sizes) || sizes.length !== literals || literals > MANIFEST_PAGE_CHUNKS) {
+    fail(
+      `${where}: field 'sizes' must hold one size per position not copied (at most ${MANIFEST_PAGE_CHUNKS})`,
+    );
+  }
+  for (const n of sizes) {
+    if (!Number.isSafeInteger(n) || n < 1 || n > CHUNK_MAX_BYTES) {
+      fail(`${where}: chunk sizes must be integers in 1..${CHUNK_MAX_BYTES}`);
+    }
+  }
+  if (bytes(value, "digests", where).length !== literals * 32) {
+    fail(`${where}: field 'digests' must hold 32 bytes per position not copied`);
+  }
 }
 
 /** Checks that `value` is exactly one of the messages in PROTOCOL.md. */
@@ -182,9 +261,22 @@ export function validateMessage(value: unknown): Message {
     case "upload":
       hash(value, "hash", where);
       path(value, where);
+      if (value.base !== undefined) hash(value, "base", where);
       break;
     case "fetch":
       hash(value, "hash", where);
+      if (value.ranges !== undefined) checkRanges(value, where);
+      break;
+    case "fetch-manifest":
+      hash(value, "hash", where);
+      if (value.base !== undefined) hash(value, "base", where);
+      break;
+    case "manifest":
+      checkManifestPage(value, where);
+      break;
+    case "need":
+      hash(value, "hash", where);
+      checkRanges(value, where);
       break;
     case "content":
       hash(value, "hash", where);

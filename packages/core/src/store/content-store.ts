@@ -9,10 +9,15 @@ export interface StoredChunk {
   data: Uint8Array;
 }
 
-/** A file's content: its chunks' hashes in order. */
+/** A file's content: its chunks' hashes in order, and their raw sizes. */
 export interface Manifest {
   size: number;
   chunks: string[];
+  /**
+   * Raw size of each chunk (same length as `chunks`). Absent in manifests stored before sizes were
+   * kept: such content cannot serve as the base of a delta manifest, nor be fetched by ranges.
+   */
+  sizes?: number[];
 }
 
 /**
@@ -26,6 +31,8 @@ export interface ContentStore {
   hasChunk(chunkHash: string): Promise<boolean>;
   putChunk(chunkHash: string, chunk: StoredChunk): Promise<void>;
   putManifest(hash: ContentHash, manifest: Manifest): Promise<void>;
+  /** Optional: a stored chunk's raw size without reading its data (else `getChunk` is used). */
+  chunkSize?(chunkHash: string): Promise<number | undefined>;
   /** Optional: removes content whose file hash is not in `keep` (run when no upload is in flight). */
   collectGarbage?(keep: ReadonlySet<string>): Promise<{ manifests: number; chunks: number }>;
 }

@@ -21,6 +21,9 @@ export class MemoryContentStore implements ContentStore {
   async putChunk(chunkHash: string, chunk: StoredChunk): Promise<void> {
     if (!this.#chunks.has(chunkHash)) this.#chunks.set(chunkHash, chunk);
   }
+  async chunkSize(chunkHash: string): Promise<number | undefined> {
+    return this.#chunks.get(chunkHash)?.size;
+  }
   async putManifest(hash: ContentHash, manifest: Manifest): Promise<void> {
     this.#manifests.set(hash, manifest);
   }

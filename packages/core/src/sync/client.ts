@@ -1,5 +1,6 @@
-import { type CompressionPolicy, decodeChunk, encodeChunk } from "../content/compression.js";
+import { type ChunkEncoder, type CompressionPolicy, decodeChunk, encodeChunk } from "../content/compression.js";
 import { concatBytes } from "../content/concat-bytes.js";
+import type { ChunkList } from "../content/manifest.js";
 import { hashBytes, type ReadResult, readContent } from "../content/read-content.js";
 import { Emitter, type Unsubscribe } from "../emitter.js";
 import {
@@ -8,11 +9,13 @@ import {
   ContentError,
   DistSyncError,
   FileSystemError,
+  PathNotAllowedError,
   ProtocolError,
   ProtocolVersionError,
   TimeoutError,
 } from "../errors.js";
 import type { FileStat, FileSystem, WatchEvent, Watcher } from "../file-system.js";
+import { linkTargetProblem } from "../link-target.js";
 import { type Logger, noopLogger } from "../logger.js";
 import { isInternalPath, isUnder, isValidPath, parentPath, pathDepth } from "../paths.js";
 import { decodeMessage, encodeMessage } from "../protocol/codec.js";
@@ -20,6 +23,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_SPACE,
   DEFAULT_TIMEOUT_MS,
+  DELTA_MIN_BYTES,
   FRAME_OVERHEAD_BYTES,
   INLINE_MAX_BYTES,
   MIN_FRAME_BYTES,
@@ -39,10 +43,13 @@ import { Backlog } from "./backlog.js";
 import { batchBySize, itemBytes } from "./batcher.js";
 import { conflictName } from "./conflict-name.js";
 import { sameContent, sameVersion } from "./decide.js";
+import { DeltaUploads, UploadStopped } from "./delta-upload.js";
 import { Downloads } from "./downloads.js";
 import { randomId } from "./hub.js";
 import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.js";
 import { Limiter } from "./limiter.js";
+import { LocalChunks } from "./local-chunks.js";
+import { NameGuard, type NameVerdict } from "./name-guard.js";
 import { decodeSavedIndex, encodeSavedIndex, type SavedRecord } from "./saved-index.js";
 import { KeyedQueue, SerialQueue } from "./serial-queue.js";
 
@@ -93,6 +100,12 @@ export interface ClientOptions {
   deleteSettleMs?: number;
   /** When to compress content. Default `"auto"` (skip incompressible data). */
   compression?: CompressionPolicy;
+  /**
+   * Compresses uploaded chunks. Default: fflate on this thread. `createCompressionPool()` from
+   * `@distsync/core/node` runs it in worker threads, which keeps the event loop free during large
+   * uploads of compressible data (inline content of small files is always compressed here).
+   */
+  encodeChunk?: ChunkEncoder;
   /**
    * Keep the index of versions agreed with the hub in the file system's state (for the Node file
    * system: `<dir>/.distsync/`, never synced), so what changed while the client was stopped —
@@ -187,16 +200,24 @@ export function createClient(options: ClientOptions): Client {
 }
 
 /** What the client knows of one path. */
+/** A file's stat as last seen, and when it was seen (unknown for a stamp from the saved index). */
+interface DiskStamp {
+  size: number;
+  mtimeMs: number;
+  executable: boolean;
+  seenAt?: number;
+}
+
 interface LocalRecord {
   /** The version agreed with the hub (what disk held when they last matched); none before that. */
   entry?: EntryMeta;
   /** The hub's sequence number of `entry`; 0 when not agreed. */
   seq: number;
   /** Disk stat when it last matched `entry`, for a cheap unchanged check. */
-  disk?: { size: number; mtimeMs: number; executable: boolean };
+  disk?: DiskStamp;
   /** The proposal awaiting the hub's answer; one per path at a time. */
   inflight?: Proposal;
-  inflightDisk?: { size: number; mtimeMs: number; executable: boolean };
+  inflightDisk?: DiskStamp;
   /** A local change arrived while a proposal was in flight: look again after the answer. */
   rescan?: boolean;
   /** A version not applied yet (the file was being written, or the write failed). */
@@ -219,11 +240,17 @@ type State = ClientStatus["state"];
 /** Re-joins without `reconnect` after transports reported lost frames, before giving up. */
 const MAX_RESYNCS = 100;
 
+/** Longest a large file's deletion waits for large files being hashed (a rename's new name). */
+const LARGE_DELETE_HOLD_MS = 30_000;
+
 /** How long the saved index may lag behind the agreed versions (it is also saved at stop). */
 const SAVE_INDEX_DELAY_MS = 1000;
 
 /** Files read and hashed at once while building the join index. */
 const INDEX_READ_WINDOW = 16;
+
+/** The coarsest mtime granule of a file system we may run on (FAT: 2 s); see `provesContent`. */
+const RACY_GRANULE_MS = 2000;
 
 /** How long a large file must have gone unmodified before it is read (see `#settled`). */
 const LARGE_FILE_QUIET_MS = 50;
@@ -250,8 +277,10 @@ class ClientEngine implements Client {
   readonly #settleMs: number;
   readonly #deleteSettleMs: number;
   readonly #compression: CompressionPolicy;
+  readonly #encodeChunk: ChunkEncoder;
   readonly #events: Emitter<ClientEvents>;
   readonly #index = new Map<RelPath, LocalRecord>();
+  #liveFileCount = 0;
   readonly #paths = new KeyedQueue<RelPath>();
   readonly #incoming = new SerialQueue();
   /** Versions applied at once: a join that brings thousands must not open them all together. */
@@ -261,6 +290,14 @@ class ClientEngine implements Client {
   readonly #deleteCandidates = new Set<RelPath>();
   readonly #deferred = new Set<RelPath>();
   readonly #downloads: Downloads;
+  /** Chunks of this folder's large files, for delta transfers (see local-chunks.ts). */
+  readonly #localChunks = new LocalChunks();
+  readonly #deltaUploads = new DeltaUploads();
+  /** Large files being hashed now, and since when deletions of large files wait for them. */
+  #largeReads = 0;
+  /** Versions of large files being applied (or queued), by path: downloads that may reuse chunks. */
+  readonly #largeApplies = new Map<RelPath, number>();
+  #largeDeletesHeldSince: number | undefined;
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #persistIndex: boolean;
   readonly #massGuard: { minFiles: number; fraction: number } | undefined;
@@ -273,6 +310,10 @@ class ClientEngine implements Client {
   #rules: IgnoreRules;
   /** Hub versions of ignored paths, applied if the rules change to let them in. */
   readonly #skipped = new Map<RelPath, Delivery>();
+  /** Paths whose symbolic link was skipped (received or local), each reported once. */
+  readonly #linkWarnings = new Set<RelPath>();
+  /** Received names this file system cannot hold or tell apart from a held one (see name-guard). */
+  readonly #names: NameGuard;
   /** The current batch of deletions already waited longer once (see #flushDeletes). */
   #deletesExtended = false;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -325,6 +366,7 @@ class ClientEngine implements Client {
     this.#settleMs = options.settleMs ?? 5;
     this.#deleteSettleMs = options.deleteSettleMs ?? 20;
     this.#compression = options.compression ?? "auto";
+    this.#encodeChunk = options.encodeChunk ?? encodeChunk;
     this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
     this.#extraIgnores = [...(options.ignore ?? [])];
     this.#rules = new IgnoreRules("", this.#extraIgnores);
@@ -332,7 +374,11 @@ class ClientEngine implements Client {
     this.#massGuard =
       guard === false ? undefined : { minFiles: guard?.minFiles ?? 20, fraction: guard?.fraction ?? 0.5 };
     this.#events = new Emitter((error) => this.#log.error("client listener threw", { error }));
-    this.#downloads = new Downloads((hash) => this.#send({ type: "fetch", hash }));
+    this.#downloads = new Downloads((message) => this.#send(message), {
+      fs: options.fs,
+      chunks: this.#localChunks,
+    });
+    this.#names = new NameGuard(options.fs, (path, below) => this.#holdsName(path, below));
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -564,6 +610,7 @@ class ClientEngine implements Client {
     this.#inflight = 0;
     this.#outbox = [];
     this.#downloads.failAll(error);
+    this.#deltaUploads.failAll(error);
   }
 
   async #finish(reason: CloseReason, error?: DistSyncError): Promise<void> {
@@ -587,6 +634,7 @@ class ClientEngine implements Client {
     const connection = this.#connection;
     this.#connection = undefined;
     this.#downloads.failAll(error ?? new ConnectionError("client stopped"));
+    this.#deltaUploads.failAll(error ?? new ConnectionError("client stopped"));
     if (!this.#ready.settled) {
       this.#ready.settled = true;
       this.#ready.reject(error ?? new ConnectionError(`client stopped (${reason}) before it was ready`));
@@ -654,9 +702,7 @@ class ClientEngine implements Client {
     if (inline !== undefined) proposal.data = encodeChunk(inline, this.#compression);
     if (!rec.inflight) this.#inflight++;
     rec.inflight = proposal;
-    rec.inflightDisk = disk
-      ? { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable }
-      : undefined;
+    rec.inflightDisk = disk ? stampOf(disk.stat) : undefined;
     rec.rescan = false;
     this.#queueProposal(proposal);
   }
@@ -708,6 +754,12 @@ class ClientEngine implements Client {
         return;
       case "upload":
         void this.#uploads.run(() => this.#upload(message)).catch((error) => this.#emitError(asError(error)));
+        return;
+      case "need":
+        this.#deltaUploads.onNeed(message);
+        return;
+      case "manifest":
+        await this.#downloads.onManifest(message);
         return;
       case "content":
         await this.#downloads.onContent(message);
@@ -764,6 +816,7 @@ class ClientEngine implements Client {
       this.#downloads.onAbort(hash as ContentHash, text);
       return;
     }
+    if (hash !== undefined) this.#deltaUploads.onRefused(hash);
     // A refused proposal: forget it and look at the path again later.
     if (path !== undefined && isValidPath(path)) {
       const rec = this.#index.get(path);
@@ -777,12 +830,12 @@ class ClientEngine implements Client {
     const rec = this.#index.get(accepted.path);
     const proposal = rec?.inflight;
     if (!rec || !proposal) return;
-    rec.entry = proposal.entry;
+    this.#setEntry(rec, proposal.entry);
     rec.seq = accepted.seq;
     rec.disk = rec.inflightDisk;
     if (accepted.mtimeMs !== undefined && accepted.mtimeMs !== proposal.entry.mtimeMs) {
       // The hub recorded the hub's time instead of an mtime from the future: so does the disk.
-      rec.entry = { ...proposal.entry, mtimeMs: accepted.mtimeMs };
+      this.#setEntry(rec, { ...proposal.entry, mtimeMs: accepted.mtimeMs });
       this.#adoptMtime(accepted.path, rec, accepted.mtimeMs);
     }
     this.#scheduleSave();
@@ -792,6 +845,7 @@ class ClientEngine implements Client {
       rec.retries = 0;
     }
     this.#clearInflight(rec);
+    if (proposal.entry.deleted) this.#retryNames();
     this.#hubSeq = Math.max(this.#hubSeq, accepted.seq);
     this.#acked = Math.max(this.#acked, accepted.seq);
     this.#reportApplied();
@@ -814,7 +868,7 @@ class ClientEngine implements Client {
         if (!stat || (expected && !sameStat(stat, expected))) return;
         await this.#fs.setAttributes(path, { mtimeMs });
         const now = await this.#fs.stat(path);
-        if (now) rec.disk = { size: now.size, mtimeMs: now.mtimeMs, executable: now.executable };
+        if (now) rec.disk = stampOf(now);
       })
       .catch((error) => this.#emitError(asError(error)));
   }
@@ -836,6 +890,10 @@ class ClientEngine implements Client {
       this.#skipped.set(delivery.path, delivery);
       return;
     }
+    if (this.#skipName(this.#names.check(delivery))) {
+      if (!relayed && rec?.inflight) this.#clearInflight(rec);
+      return;
+    }
     // A relayed change meets our own proposal for the path: the hub's answer to ours settles it.
     if (relayed && rec?.inflight) return;
     let answered: Proposal | undefined;
@@ -844,11 +902,15 @@ class ClientEngine implements Client {
       this.#clearInflight(rec);
     }
     this.#applying++;
+    const claimed = !delivery.entry.deleted;
+    if (claimed) this.#names.claim(delivery.path);
     const counted = delivery.entry.kind === "file" && !delivery.entry.deleted;
     if (counted) {
       this.#progress.filesTotal++;
       this.#progress.bytesTotal += delivery.entry.size;
     }
+    const large = counted && delivery.entry.size > DELTA_MIN_BYTES;
+    if (large) this.#largeApplies.set(delivery.path, (this.#largeApplies.get(delivery.path) ?? 0) + 1);
     void this.#paths
       .run(delivery.path, () => this.#applyLimit.run(() => this.#apply(delivery, answered)))
       .catch((error) => {
@@ -861,6 +923,12 @@ class ClientEngine implements Client {
       })
       .finally(() => {
         this.#applying--;
+        if (large) {
+          const left = (this.#largeApplies.get(delivery.path) ?? 1) - 1;
+          if (left > 0) this.#largeApplies.set(delivery.path, left);
+          else this.#largeApplies.delete(delivery.path);
+        }
+        if (claimed) this.#names.release(delivery.path);
         if (counted) {
           this.#progress.filesDone++;
           this.#progress.bytesDone += delivery.entry.size;
@@ -874,6 +942,7 @@ class ClientEngine implements Client {
 
   async #apply(delivery: Delivery, answered: Proposal | undefined): Promise<void> {
     if (this.#state === "closed") return;
+    if (this.#skipName(await this.#names.checkDisk(delivery))) return;
     const { path, entry } = delivery;
     const rec = this.#record(path);
     const relayed = delivery.cause === "change" || delivery.cause === "overruled";
@@ -885,7 +954,12 @@ class ClientEngine implements Client {
     const diskMeta = disk?.meta;
     if (disk?.stable !== false && sameContent(diskMeta ?? tombstoneOf(entry), entry)) {
       // Already there (our own version, an echo, or both sides deleted): adopt the hub's metadata.
-      if (disk && !entry.deleted && Math.round(disk.stat.mtimeMs) !== Math.round(entry.mtimeMs)) {
+      if (
+        disk &&
+        !entry.deleted &&
+        entry.kind !== "symlink" &&
+        Math.round(disk.stat.mtimeMs) !== Math.round(entry.mtimeMs)
+      ) {
         await this.#fs.setAttributes(path, { mtimeMs: entry.mtimeMs }).catch(() => {});
       }
       this.#agree(
@@ -922,9 +996,64 @@ class ClientEngine implements Client {
         );
       return;
     }
+    // A link is never written through: a version below one (a malicious or confused hub) is refused.
+    const link = await this.#linkAbove(path);
+    if (link !== undefined) {
+      this.#skipLink(path, `a parent (${JSON.stringify(link)}) is a symbolic link`);
+      return;
+    }
     if (delivery.cause === "lost" || delivery.cause === "overruled")
       await this.#conflict(path, delivery, disk);
     await this.#write(path, delivery, disk);
+  }
+
+  /** The nearest ancestor of `path` that is a symbolic link, by the agreed versions or on disk. */
+  async #linkAbove(path: RelPath): Promise<RelPath | undefined> {
+    const onDisk = typeof this.#fs.readLink === "function";
+    for (let p = parentPath(path); p !== undefined; p = parentPath(p)) {
+      const entry = this.#index.get(p)?.entry;
+      if (entry?.kind === "symlink" && !entry.deleted) return p;
+      if (entry?.kind === "directory" && !entry.deleted) continue; // agreed as a real directory
+      if (onDisk && (await this.#fs.stat(p).catch(() => undefined))?.kind === "symlink") return p;
+    }
+    return undefined;
+  }
+
+  /** Leaves a symbolic link out (received or local), saying so once per path. */
+  #skipLink(path: RelPath, reason: string): void {
+    if (this.#linkWarnings.has(path)) return;
+    this.#linkWarnings.add(path);
+    const message = `skipped the symbolic link ${JSON.stringify(path)}: ${reason}`;
+    this.#log.warn(message, { path });
+    this.#events.emit("error", new DistSyncError("link-not-allowed", message));
+  }
+
+  /** Creates a received link; false (the link skipped, said once) when it cannot be made here. */
+  async #writeLink(path: RelPath, entry: EntryMeta): Promise<boolean> {
+    const target = entry.target;
+    if (this.#fs.createSymlink === undefined || this.#fs.readLink === undefined) {
+      this.#skipLink(path, "this file system does not hold symbolic links");
+      return false;
+    }
+    // Checked again here: a malicious hub must not plant a link leading out of the folder.
+    const problem = linkTargetProblem(path, target);
+    if (problem !== undefined || target === undefined) {
+      this.#skipLink(path, problem ?? "no target");
+      return false;
+    }
+    try {
+      await this.#fs.createSymlink(path, target, { mtimeMs: entry.mtimeMs });
+    } catch (error) {
+      const e = asError(error);
+      // Windows without the privilege to create links (EPERM), or a target that leads outside
+      // through what this disk holds: skipped, not retried.
+      if (PathNotAllowedError.isInstance(e) || (FileSystemError.isInstance(e) && e.systemCode === "EPERM")) {
+        this.#skipLink(path, e.message);
+        return false;
+      }
+      throw e;
+    }
+    return true;
   }
 
   async #conflict(path: RelPath, delivery: Delivery, disk: DiskState | undefined): Promise<void> {
@@ -960,14 +1089,37 @@ class ClientEngine implements Client {
     const rec = this.#record(path);
     if (entry.deleted) {
       if (disk?.meta.kind === "directory") await this.#removeTree(path);
-      else if (disk) await this.#fs.remove(path);
+      else if (disk) {
+        // A download may be copying chunks from this file (a rename: new name first).
+        if (disk.stat.size > DELTA_MIN_BYTES) {
+          await this.#largeAppliesDone(path);
+          // A local write landing while we waited wins over the deletion, as below.
+          if (!sameStat(await this.#fs.stat(path), disk.stat)) {
+            rec.missed = delivery;
+            this.#settle(path);
+            return;
+          }
+        }
+        await this.#fs.remove(path);
+      }
       this.#agree(rec, delivery, undefined);
     } else if (entry.kind === "directory") {
-      if (disk?.meta.kind === "file") await this.#fs.remove(path);
+      if (disk && disk.meta.kind !== "directory") await this.#fs.remove(path);
       await this.#fs.mkdir(path, { mtimeMs: entry.mtimeMs });
       this.#agree(rec, delivery, undefined);
+    } else if (entry.kind === "symlink") {
+      if (disk?.meta.kind === "directory") await this.#fs.rmdir(path);
+      // The narrowest window we can offer: a local change landing since we looked wins over us.
+      if (!sameStat(await this.#fs.stat(path), disk?.stat)) {
+        rec.missed = delivery;
+        this.#settle(path);
+        return;
+      }
+      if (!(await this.#writeLink(path, entry))) return;
+      this.#agree(rec, delivery, await this.#fs.stat(path));
     } else {
       if (disk?.meta.kind === "directory") await this.#fs.rmdir(path);
+      let fetched: { hash: ContentHash; list: ChunkList } | undefined;
       const writer = await this.#fs.createWriter(path);
       try {
         if (delivery.data) {
@@ -977,7 +1129,10 @@ class ClientEngine implements Client {
           }
           await writer.write(raw);
         } else {
-          await this.#downloads.fetchInto(entry.hash as ContentHash, writer, entry.size);
+          // The version on disk is the base of a delta download: its chunks need not travel.
+          const base = await this.#localBase(path, disk, entry.size);
+          const list = await this.#downloads.fetchInto(entry.hash as ContentHash, writer, entry.size, base);
+          fetched = { hash: entry.hash as ContentHash, list };
         }
         // The narrowest window we can offer: a local write landing since we looked wins over us.
         const now = await this.#fs.stat(path);
@@ -993,6 +1148,8 @@ class ClientEngine implements Client {
         throw error;
       }
       const stat = await this.#fs.stat(path);
+      if (fetched && stat) this.#localChunks.record(path, fetched.hash, stat, fetched.list);
+      else this.#localChunks.forget(path);
       this.#agree(rec, delivery, stat);
     }
     if (path === IGNORE_FILE) await this.#loadIgnoreRules();
@@ -1015,7 +1172,7 @@ class ClientEngine implements Client {
     for (const [p, rec] of below) {
       const stat = await this.#fs.stat(p);
       if (!stat) continue;
-      if (stat.kind === "file" && rec.entry?.kind === "file" && sameStat(stat, rec.disk))
+      if (stat.kind !== "directory" && rec.entry?.kind === stat.kind && sameStat(stat, rec.disk))
         await this.#fs.remove(p);
       else if (stat.kind === "directory") await this.#fs.rmdir(p).catch(() => {});
     }
@@ -1075,10 +1232,43 @@ class ClientEngine implements Client {
   #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined): void {
     rec.missed = undefined;
     rec.retries = 0;
-    rec.entry = delivery.entry;
+    this.#setEntry(rec, delivery.entry);
     rec.seq = delivery.seq;
-    rec.disk = stat ? { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable } : undefined;
+    rec.disk = stat ? stampOf(stat) : undefined;
     this.#scheduleSave();
+    if (delivery.entry.deleted) this.#retryNames();
+  }
+
+  // ---------------------------------------------------------------- names this disk cannot hold
+
+  /** Reports a skipped name (once per path); true when the version must not be applied. */
+  #skipName(verdict: NameVerdict): boolean {
+    if (verdict === undefined) return false;
+    if (verdict.skip === "blocked" && verdict.error !== undefined) this.#emitError(verdict.error);
+    this.#maybeReady();
+    return true;
+  }
+
+  /** A path went away: skipped collisions may fit now (those that still collide stay skipped, unreported). */
+  #retryNames(): void {
+    if (this.#names.blockedCount === 0) return;
+    for (const delivery of this.#names.retry()) {
+      this.#onDelivery(delivery);
+      this.#names.applied(delivery.path);
+    }
+  }
+
+  /** For the name guard: a live version of `path` (or, with `below`, of anything under it) is held. */
+  #holdsName(path: string, below: boolean): boolean {
+    const live = (rec: LocalRecord): boolean =>
+      (rec.entry !== undefined && !rec.entry.deleted) ||
+      (rec.inflight !== undefined && !rec.inflight.entry.deleted) ||
+      (rec.missed !== undefined && !rec.missed.entry.deleted);
+    const rec = this.#index.get(path as RelPath);
+    if (rec !== undefined && live(rec)) return true;
+    if (!below) return false;
+    for (const [p, r] of this.#index) if (isUnder(p, path) && live(r)) return true;
+    return false;
   }
 
   // ---------------------------------------------------------------- progress reports
@@ -1156,7 +1346,9 @@ class ClientEngine implements Client {
       return;
     }
     for (const [path, record] of saved.records) {
-      this.#index.set(path, { entry: record.entry, seq: record.seq, disk: record.disk });
+      this.#setEntry(this.#record(path), record.entry);
+      Object.assign(this.#record(path), { seq: record.seq, disk: record.disk });
+      this.#names.note(path);
     }
     this.#epoch = saved.epoch;
     this.#log.info("loaded the saved index", { paths: saved.records.size });
@@ -1263,7 +1455,7 @@ class ClientEngine implements Client {
       return;
     }
     if (rec?.entry && sameVersion(disk.meta, rec.entry)) {
-      rec.disk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
+      rec.disk = stampOf(disk.stat);
       await this.#applyMissed(rec);
       return;
     }
@@ -1289,6 +1481,29 @@ class ClientEngine implements Client {
   }
 
   /**
+   * A large file vanished while another large file is being hashed: most likely a rename (or a
+   * move). Its deletion waits until the new name is proposed (at most `LARGE_DELETE_HOLD_MS`), so
+   * the hub — and every other client — hears of the new name first, and the others copy its chunks
+   * from the old file instead of fetching them.
+   */
+  #holdLargeDeletions(): boolean {
+    const large = [...this.#deleteCandidates].some(
+      (p) => (this.#index.get(p)?.entry?.size ?? 0) > DELTA_MIN_BYTES,
+    );
+    if (!large || this.#largeReads === 0) {
+      this.#largeDeletesHeldSince = undefined;
+      return false;
+    }
+    this.#largeDeletesHeldSince ??= Date.now();
+    if (Date.now() - this.#largeDeletesHeldSince > LARGE_DELETE_HOLD_MS) {
+      this.#largeDeletesHeldSince = undefined;
+      return false;
+    }
+    this.#armDeleteTimer();
+    return true;
+  }
+
+  /**
    * Sends deletions after a quiet time, and only while the root still exists: a removed or
    * unmounted folder must never turn into "delete everything" for the others (rule 10).
    */
@@ -1303,6 +1518,7 @@ class ClientEngine implements Client {
       this.#deleteCandidates.clear();
       return;
     }
+    if (this.#holdLargeDeletions()) return;
     const candidates = new Set(this.#deleteCandidates);
     this.#deleteCandidates.clear();
     // A vanished directory takes everything below it.
@@ -1440,7 +1656,7 @@ class ClientEngine implements Client {
       items.push(proposal);
       bytes += size;
       const r = this.#record(stat.path);
-      r.inflightDisk = { size: disk.stat.size, mtimeMs: disk.stat.mtimeMs, executable: disk.stat.executable };
+      r.inflightDisk = stampOf(disk.stat);
     };
     // Files are read and hashed a window at a time: the I/O of one overlaps the others'.
     let window: FileStat[] = [];
@@ -1506,24 +1722,47 @@ class ClientEngine implements Client {
     this.#progress.filesTotal++;
     this.#progress.bytesTotal += size;
     try {
-      const result = await readContent(this.#fs, path, async (chunk) => {
-        this.#uploading = Math.min(size, this.#uploading + chunk.data.length);
-        const encoded = encodeChunk(chunk.data, this.#compression);
-        await this.#sendAwait({
-          type: "content",
+      if (size > DELTA_MIN_BYTES) {
+        // Manifest first; only the chunks the hub lacks travel (PROTOCOL.md rule 9).
+        const asked = this.#connection;
+        ok = await this.#deltaUploads.upload(
+          {
+            fs: this.#fs,
+            local: this.#localChunks,
+            // Frames of this upload go on the connection that asked for it, or nowhere.
+            send: (message) => {
+              if (this.#connection !== asked) throw new UploadStopped("the connection changed");
+              return this.#sendAwait(message);
+            },
+            encode: (data) => this.#encodeChunk(data, this.#compression),
+            progress: (bytes) => {
+              this.#uploading = Math.min(size, this.#uploading + bytes);
+            },
+          },
           hash,
-          index: chunk.index,
-          size: chunk.data.length,
-          ...encoded,
+          path,
+          request.base,
+        );
+      } else {
+        const result = await readContent(this.#fs, path, async (chunk) => {
+          this.#uploading = Math.min(size, this.#uploading + chunk.data.length);
+          const encoded = await this.#encodeChunk(chunk.data, this.#compression);
+          await this.#sendAwait({
+            type: "content",
+            hash,
+            index: chunk.index,
+            size: chunk.data.length,
+            ...encoded,
+          });
         });
-      });
-      if (result?.stable && result.hash === hash) {
-        await this.#sendAwait({ type: "content-end", hash, chunks: result.chunks, size: result.size });
-        ok = true;
+        if (result?.stable && result.hash === hash) {
+          await this.#sendAwait({ type: "content-end", hash, chunks: result.chunks, size: result.size });
+          ok = true;
+        }
       }
     } catch (error) {
       if (!this.#connection) return;
-      this.#emitError(asError(error));
+      if (!(error instanceof UploadStopped)) this.#emitError(asError(error));
     } finally {
       this.#uploading = 0;
       this.#progress.filesDone++;
@@ -1543,6 +1782,38 @@ class ClientEngine implements Client {
 
   // ---------------------------------------------------------------- helpers
 
+  /**
+   * Resolves once no version of a large file at another path is being applied (at most 30 s): the
+   * deletion of a large file waits for them, so a rename seen as "new name, then deletion of the
+   * old one" still copies its chunks from the old file instead of fetching them.
+   */
+  async #largeAppliesDone(path: RelPath): Promise<void> {
+    const deadline = Date.now() + LARGE_DELETE_HOLD_MS;
+    const busy = () => [...this.#largeApplies.keys()].some((p) => p !== path);
+    while (busy() && Date.now() < deadline && this.#state !== "closed") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /**
+   * The content of the large file on disk at `path`, with its chunks indexed (hashing it now if they
+   * were not), as the base of a delta download of a large version; `undefined` otherwise.
+   */
+  async #localBase(
+    path: RelPath,
+    disk: DiskState | undefined,
+    size: number,
+  ): Promise<ContentHash | undefined> {
+    if (size <= DELTA_MIN_BYTES || disk?.meta.kind !== "file" || disk.stat.size <= DELTA_MIN_BYTES)
+      return undefined;
+    const known = this.#localChunks.at(path, disk.stat);
+    if (known) return known.hash;
+    const result = await readContent(this.#fs, path).catch(() => undefined);
+    if (!result?.stable) return undefined;
+    this.#localChunks.record(path, result.hash, result.stat, result.list);
+    return result.hash;
+  }
+
   /** The disk's version of a path; hashes a file only when its stat differs from what we know. */
   async #diskState(
     path: RelPath,
@@ -1551,6 +1822,7 @@ class ClientEngine implements Client {
   ): Promise<DiskState | undefined> {
     const stat = known ?? (await this.#fs.stat(path));
     if (!stat) return undefined;
+    if (stat.kind === "symlink") return this.#linkState(path, stat);
     if (stat.kind === "directory") {
       return {
         stat,
@@ -1571,11 +1843,13 @@ class ClientEngine implements Client {
       agreed.kind === "file" &&
       !agreed.deleted &&
       sameStat(stat, rec?.disk) &&
-      stat.size > 65536
+      (stat.size > 65536 || provesContent(rec?.disk, stat))
     ) {
       return { stat, stable: true, meta: { ...agreed, mtimeMs: Math.round(stat.mtimeMs) } };
     }
     let result: ReadResult | undefined;
+    const large = stat.size > DELTA_MIN_BYTES;
+    if (large) this.#largeReads++;
     try {
       result = await readContent(this.#fs, path);
     } catch (error) {
@@ -1588,6 +1862,8 @@ class ClientEngine implements Client {
         return { stat, stable: false, unreadable: true, meta: fileMeta(stat, "" as ContentHash) };
       }
       throw error;
+    } finally {
+      if (large) this.#largeReads--;
     }
     const recovered = this.#unreadable.get(path);
     if (recovered) {
@@ -1596,6 +1872,8 @@ class ClientEngine implements Client {
       this.#log.info("the file can be read again", { path });
     }
     if (!result) return undefined;
+    if (result.stable) this.#localChunks.record(path, result.hash, result.stat, result.list);
+    else this.#localChunks.forget(path);
     const state: DiskState = {
       stat: result.stat,
       stable: result.stable,
@@ -1605,22 +1883,53 @@ class ClientEngine implements Client {
     return state;
   }
 
+  /** A local symbolic link: its target, never followed; `undefined` (skipped) when it may not sync. */
+  async #linkState(path: RelPath, stat: FileStat): Promise<DiskState | undefined> {
+    const target = await this.#fs.readLink?.(path);
+    if (target === undefined) return undefined;
+    // The file system checked it already (the Node one against the disk too); this is the rule
+    // every peer applies, so a link the hub would refuse is never proposed.
+    const problem = linkTargetProblem(path, target);
+    if (problem !== undefined) {
+      this.#skipLink(path, problem);
+      return undefined;
+    }
+    const meta: EntryMeta = {
+      kind: "symlink",
+      deleted: false,
+      size: 0,
+      mtimeMs: stat.mtimeMs,
+      hash: "",
+      executable: false,
+      target,
+    };
+    return { stat, stable: true, meta };
+  }
+
   #record(path: RelPath): LocalRecord {
     let rec = this.#index.get(path);
     if (!rec) {
       rec = { seq: 0 };
       this.#index.set(path, rec);
+      this.#names.note(path);
     }
     return rec;
   }
 
   /** Files agreed with the hub and present (not tombstones). */
   #liveFiles(): number {
-    let files = 0;
-    for (const rec of this.#index.values()) {
-      if (rec.entry && !rec.entry.deleted && rec.entry.kind === "file") files++;
-    }
-    return files;
+    return this.#liveFileCount;
+  }
+
+  /**
+   * Every change of an agreed entry goes through here: the count of live files is kept as it
+   * changes, because status() is read at every event and counting the index each time made
+   * large syncs quadratic.
+   */
+  #setEntry(rec: LocalRecord, entry: EntryMeta): void {
+    if (isLiveFile(rec.entry)) this.#liveFileCount--;
+    rec.entry = entry;
+    if (isLiveFile(entry)) this.#liveFileCount++;
   }
 
   #maybeReady(): void {
@@ -1655,8 +1964,25 @@ function fileMeta(stat: FileStat, hash: ContentHash): EntryMeta {
   };
 }
 
+function isLiveFile(entry: EntryMeta | undefined): boolean {
+  return entry !== undefined && !entry.deleted && entry.kind === "file";
+}
+
 function tombstoneOf(entry: EntryMeta): EntryMeta {
   return { ...TOMBSTONE_FILE, kind: entry.kind, mtimeMs: entry.mtimeMs };
+}
+
+function stampOf(stat: FileStat): DiskStamp {
+  return { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable, seenAt: Date.now() };
+}
+
+/**
+ * Whether an unchanged stat proves unchanged content (git's "racily clean" rule): a later write
+ * gets a later mtime unless it lands in the same timestamp granule (up to 2 s on FAT) as the mtime
+ * recorded, which cannot happen when that mtime was already older than the granule when recorded.
+ */
+function provesContent(stamp: DiskStamp | undefined, stat: FileStat): boolean {
+  return stamp?.seenAt !== undefined && stamp.seenAt - stat.mtimeMs > RACY_GRANULE_MS;
 }
 
 function sameStat(
@@ -1696,6 +2022,7 @@ const CODES = new Set([
   "frame-too-large",
   "path-not-allowed",
   "path-conflict",
+  "link-not-allowed",
   "timeout",
   "file-system",
   "content-mismatch",

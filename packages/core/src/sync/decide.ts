@@ -5,16 +5,19 @@ export function sameContent(a: EntryMeta, b: EntryMeta): boolean {
   if (a.deleted || b.deleted) return a.deleted === b.deleted;
   if (a.kind !== b.kind) return false;
   if (a.kind === "directory") return true;
+  if (a.kind === "symlink") return a.target === b.target;
   return a.hash === b.hash && a.executable === b.executable;
 }
 
 /**
- * True when two versions are the same version: same content and, for live files, the same mtime
- * (to the millisecond). A file touched without an edit is a change of metadata only.
+ * True when two versions are the same version: same content (a link's: its target) and, for live
+ * files, the same mtime (to the millisecond). A file touched without an edit is a change of
+ * metadata only.
  */
 export function sameVersion(a: EntryMeta, b: EntryMeta): boolean {
   if (!sameContent(a, b)) return false;
-  if (a.deleted || a.kind === "directory") return true;
+  // A link's mtime is not part of its version: not every system can set it (no `lutimes`).
+  if (a.deleted || a.kind === "directory" || a.kind === "symlink") return true;
   return Math.round(a.mtimeMs) === Math.round(b.mtimeMs);
 }
 

@@ -8,6 +8,7 @@ import {
   ProtocolError,
   ProtocolVersionError,
 } from "../errors.js";
+import { linkTargetProblem } from "../link-target.js";
 import type { Logger } from "../logger.js";
 import { decodeMessage, encodeMessage } from "../protocol/codec.js";
 import {
@@ -23,6 +24,7 @@ import type {
   ErrorMessage,
   HelloMessage,
   HubMessage,
+  ManifestMessage,
   Message,
   Proposal,
 } from "../protocol/messages.js";
@@ -33,6 +35,7 @@ import type { ClientId, ContentHash, IndexEntry } from "../types.js";
 import { Backlog } from "./backlog.js";
 import { batchBySize, itemBytes } from "./batcher.js";
 import { beats } from "./decide.js";
+import { HubDeltaUpload, manifestFor } from "./hub-delta.js";
 import type { HubSpace, SpaceOutcome } from "./hub-space.js";
 import { toDelivery } from "./hub-space.js";
 import { SerialQueue } from "./serial-queue.js";
@@ -71,8 +74,15 @@ interface Upload {
   hasher: ContentHasher;
   nextIndex: number;
   chunks: string[];
+  sizes: number[];
   /** The first chunk as it arrived, kept in case the file turns out to be small. */
   first?: { encoding: "raw" | "deflate"; data: Uint8Array };
+  /** The base offered in `upload` for a delta manifest (the path's current content). */
+  base?: ContentHash;
+  /** Set when the client sends a manifest first (a delta upload, PROTOCOL.md rule 9). */
+  delta?: HubDeltaUpload;
+  /** The upload was refused (already answered): its remaining frames are dropped. */
+  failed?: boolean;
 }
 
 /** The hub's side of one client connection. */
@@ -266,14 +276,24 @@ export class HubSession {
       case "content-end":
         await this.#contentEnd(message.hash, message.chunks, message.size);
         return;
+      case "manifest":
+        await this.#manifest(message);
+        return;
+      case "fetch-manifest": {
+        const { hash, base } = message;
+        void this.#fetches
+          .run(() => this.#serveManifest(hash, base))
+          .catch((error) => this.#log.error("fetch failed", { error }));
+        return;
+      }
       case "content-abort":
         this.#uploads.delete(message.hash);
         this.#awaiting.delete(message.hash);
         return;
       case "fetch": {
-        const hash = message.hash;
+        const { hash, ranges } = message;
         void this.#fetches
-          .run(() => this.#serve(hash))
+          .run(() => this.#serve(hash, ranges))
           .catch((error) => this.#log.error("fetch failed", { error }));
         return;
       }
@@ -370,6 +390,17 @@ export class HubSession {
         ready.push("refused");
         continue;
       }
+      const linkProblem =
+        item.entry.kind === "symlink" && !item.entry.deleted
+          ? linkTargetProblem(item.path, item.entry.target)
+          : undefined;
+      if (linkProblem !== undefined) {
+        // A link that could lead out of the folder is refused on its own; the batch goes on.
+        const text = `${item.path}: symbolic link not allowed (${linkProblem})`;
+        await this.fail(new DistSyncError("link-not-allowed", text), false, { path: item.path });
+        ready.push("refused");
+        continue;
+      }
       try {
         ready.push(await this.#contentReady(item));
       } catch (error) {
@@ -406,8 +437,14 @@ export class HubSession {
         continue;
       }
       this.#awaiting.set(hash, [item]);
-      this.#uploads.set(hash, { hasher: new ContentHasher(), nextIndex: 0, chunks: [] });
-      void this.send({ type: "upload", hash, path: item.path }).catch(() => {});
+      // The path's current content may serve as the base of a delta manifest (rule 9).
+      const current = space.index.get(item.path);
+      const base =
+        current && current.kind === "file" && !current.deleted && current.hash !== hash
+          ? (current.hash as ContentHash)
+          : undefined;
+      this.#uploads.set(hash, { hasher: new ContentHasher(), nextIndex: 0, chunks: [], sizes: [], base });
+      void this.send({ type: "upload", hash, path: item.path, ...(base ? { base } : {}) }).catch(() => {});
     }
   }
 
@@ -438,7 +475,10 @@ export class HubSession {
         return;
       case "conflict-path":
         void this.fail(
-          new DistSyncError("path-conflict", `${item.path}: a parent of this path is a file at the hub`),
+          new DistSyncError(
+            "path-conflict",
+            `${item.path}: a parent of this path is a file or a symbolic link at the hub`,
+          ),
           false,
           {
             path: item.path,
@@ -474,7 +514,11 @@ export class HubSession {
     if (chunkHashes[0] !== undefined) {
       await this.#host.store.putChunk(chunkHashes[0], { size: raw.length, ...item.data });
     }
-    await this.#host.store.putManifest(hash, { size: raw.length, chunks: chunkHashes });
+    await this.#host.store.putManifest(hash, {
+      size: raw.length,
+      chunks: chunkHashes,
+      sizes: chunkHashes.length > 0 ? [raw.length] : [],
+    });
     this.#host.inline.set(hash, item.data);
     return true;
   }
@@ -482,17 +526,23 @@ export class HubSession {
   async #content(message: ContentMessage): Promise<void> {
     const upload = this.#uploads.get(message.hash);
     if (!upload) throw new ProtocolError(`content for ${message.hash} that the hub did not ask for`);
-    if (message.index !== upload.nextIndex)
-      throw new ProtocolError(`content chunk ${message.index} out of order`);
+    if (upload.failed) return;
     if (message.size > CHUNK_MAX_BYTES || message.size === 0) {
       throw new ProtocolError(`content chunk of ${message.size} bytes is outside 1..${CHUNK_MAX_BYTES}`);
     }
+    if (upload.delta) {
+      await this.#deltaContent(message, upload, upload.delta);
+      return;
+    }
+    if (message.index !== upload.nextIndex)
+      throw new ProtocolError(`content chunk ${message.index} out of order`);
     upload.nextIndex++;
     const raw = decodeChunk(message.encoding, message.data, message.size);
     const digest = await sha256(raw);
     const chunkHash = toHex(digest);
     upload.hasher.add(digest, raw.length);
     upload.chunks.push(chunkHash);
+    upload.sizes.push(raw.length);
     if (message.index === 0 && raw.length <= INLINE_MAX_BYTES) {
       upload.first = { encoding: message.encoding, data: message.data };
     }
@@ -515,13 +565,29 @@ export class HubSession {
     const upload = this.#uploads.get(hash);
     if (!upload) throw new ProtocolError(`content-end for ${hash} that the hub did not ask for`);
     this.#uploads.delete(hash);
+    if (upload.failed) return;
+    if (upload.delta) {
+      const manifest = await upload.delta.end(this.#host.store, chunks, size);
+      if (typeof manifest === "string") {
+        await this.#refuseUpload(
+          hash,
+          upload,
+          new ContentError("content-mismatch", `upload of ${hash}: ${manifest}`),
+        );
+        return;
+      }
+      // Verified chunk by chunk against a manifest that hashes to `hash`: the content is whole.
+      await this.#host.store.putManifest(hash, manifest);
+    }
     const waiting = this.#awaiting.get(hash) ?? [];
     this.#awaiting.delete(hash);
-    const actual = await upload.hasher.digest();
-    if (actual !== hash || upload.hasher.chunkCount !== chunks || upload.hasher.size !== size) {
-      throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
+    if (!upload.delta) {
+      const actual = await upload.hasher.digest();
+      if (actual !== hash || upload.hasher.chunkCount !== chunks || upload.hasher.size !== size) {
+        throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
+      }
+      await this.#host.store.putManifest(hash, { size, chunks: upload.chunks, sizes: upload.sizes });
     }
-    await this.#host.store.putManifest(hash, { size, chunks: upload.chunks });
     if (upload.first && upload.chunks.length === 1) this.#host.inline.set(hash, upload.first);
     const space = this.#requireSpace();
     const acks: Accepted[] = [];
@@ -537,8 +603,86 @@ export class HubSession {
     if (replies.length > 0) this.deliver(replies);
   }
 
-  /** Streams stored content to the client, chunk by chunk, with backpressure. */
-  async #serve(hash: ContentHash): Promise<void> {
+  /** Refuses an upload: its proposals are dropped (the client hears of it), nothing is stored. */
+  async #refuseUpload(hash: ContentHash, upload: Upload, error: ContentError): Promise<void> {
+    upload.failed = true;
+    const waiting = this.#awaiting.get(hash) ?? [];
+    this.#awaiting.delete(hash);
+    const first = waiting[0];
+    await this.fail(error, false, first ? { hash, path: first.path } : { hash });
+    for (const item of waiting.slice(1)) await this.fail(error, false, { path: item.path });
+  }
+
+  /** One page of an upload's manifest: answers with the page's chunks the store lacks. */
+  async #manifest(message: ManifestMessage): Promise<void> {
+    const { hash } = message;
+    const upload = this.#uploads.get(hash);
+    if (!upload) throw new ProtocolError(`manifest for ${hash} that the hub did not ask for`);
+    if (upload.failed) return;
+    if (upload.nextIndex > 0) throw new ProtocolError(`manifest for ${hash} after its content`);
+    if (!upload.delta) {
+      upload.delta = await HubDeltaUpload.start(this.#host.store, message, upload.base);
+      if (message.size > this.#host.maxFileBytes) {
+        await this.#refuseUpload(
+          hash,
+          upload,
+          new ContentError("content-too-large", `upload of ${hash} exceeds the hub's file size limit`),
+        );
+        return;
+      }
+    }
+    let ranges: [number, number][];
+    try {
+      ranges = await upload.delta.page(this.#host.store, message);
+    } catch (error) {
+      if (!ContentError.isInstance(error)) throw error;
+      await this.#refuseUpload(hash, upload, error);
+      return;
+    }
+    await this.send({ type: "need", hash, ranges });
+  }
+
+  /** A chunk of a delta upload: one the hub asked for, in order, matching its manifest entry. */
+  async #deltaContent(message: ContentMessage, upload: Upload, delta: HubDeltaUpload): Promise<void> {
+    let checked: { chunkHash: string; size: number };
+    try {
+      checked = await delta.chunk(message);
+    } catch (error) {
+      if (!ContentError.isInstance(error)) throw error;
+      await this.#refuseUpload(message.hash, upload, error);
+      return;
+    }
+    await this.#host.store.putChunk(checked.chunkHash, {
+      size: checked.size,
+      encoding: message.encoding,
+      data: message.data,
+    });
+  }
+
+  /** Sends the manifest of stored content (relative to `base` when the store holds it too). */
+  async #serveManifest(hash: ContentHash, base: ContentHash | undefined): Promise<void> {
+    const pages = await manifestFor(this.#host.store, hash, base);
+    if (!pages) {
+      await this.send({
+        type: "error",
+        code: "content-missing",
+        message: `the hub holds no content ${hash}`,
+        fatal: false,
+        hash,
+      });
+      return;
+    }
+    for (const page of pages) {
+      if (this.#state === "closed") return;
+      await this.send(page);
+    }
+  }
+
+  /**
+   * Streams stored content to the client, chunk by chunk, with backpressure; with `ranges`, only
+   * the chunks at those manifest indexes (PROTOCOL.md rule 9).
+   */
+  async #serve(hash: ContentHash, ranges?: [number, number][]): Promise<void> {
     const manifest = await this.#host.store.getManifest(hash);
     if (!manifest) {
       await this.send({
@@ -550,9 +694,18 @@ export class HubSession {
       });
       return;
     }
-    let index = 0;
-    for (const chunkHash of manifest.chunks) {
+    const last = ranges?.[ranges.length - 1];
+    if (last && last[1] > manifest.chunks.length) {
+      const text = `fetch of ${hash}: chunk ${last[1] - 1} beyond its ${manifest.chunks.length} chunks`;
+      await this.fail(new ProtocolError(text), true);
+      return;
+    }
+    const indexes = ranges
+      ? ranges.flatMap(([from, to]) => Array.from({ length: to - from }, (_, i) => from + i))
+      : manifest.chunks.map((_, i) => i);
+    for (const index of indexes) {
       if (this.#state === "closed") return;
+      const chunkHash = manifest.chunks[index] as string;
       const chunk = await this.#host.store.getChunk(chunkHash);
       if (!chunk) {
         await this.send({ type: "content-abort", hash, reason: "chunk missing at the hub" });
@@ -561,7 +714,7 @@ export class HubSession {
       await this.send({
         type: "content",
         hash,
-        index: index++,
+        index,
         size: chunk.size,
         encoding: chunk.encoding,
         data: chunk.data,

@@ -107,7 +107,8 @@ export class HubSpace {
   #blockedByFileAncestor(path: RelPath): boolean {
     for (let p = parentPath(path); p !== undefined; p = parentPath(p)) {
       const e = this.index.get(p);
-      if (e && !e.deleted && e.kind === "file") return true;
+      // Nothing lives below a file, nor below a link: a write there would follow the link.
+      if (e && !e.deleted && (e.kind === "file" || e.kind === "symlink")) return true;
     }
     return false;
   }
@@ -146,6 +147,15 @@ export class HubSpace {
 }
 
 export function toDelivery(entry: IndexEntry, cause: Delivery["cause"]): Delivery {
-  const { path, seq, origin, kind, deleted, size, mtimeMs, hash, executable } = entry;
-  return { path, seq, origin, cause, entry: { kind, deleted, size, mtimeMs, hash, executable } };
+  const { path, seq, origin, kind, deleted, size, mtimeMs, hash, executable, target } = entry;
+  const meta = {
+    kind,
+    deleted,
+    size,
+    mtimeMs,
+    hash,
+    executable,
+    ...(target === undefined ? {} : { target }),
+  };
+  return { path, seq, origin, cause, entry: meta };
 }

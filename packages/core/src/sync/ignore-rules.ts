@@ -23,8 +23,11 @@ export class IgnoreRules {
       .add([...extra]);
   }
 
-  /** True when `path` (or one of its parent directories) is ignored. The rules file never is. */
-  ignores(path: string, kind: "file" | "directory" = "file"): boolean {
+  /**
+   * True when `path` (or one of its parent directories) is ignored. The rules file never is. A
+   * symbolic link matches like a file (`dir/` does not match a link to a directory).
+   */
+  ignores(path: string, kind: "file" | "directory" | "symlink" = "file"): boolean {
     if (path === IGNORE_FILE) return false;
     try {
       return this.#matcher.ignores(kind === "directory" ? `${path}/` : path);

@@ -52,7 +52,8 @@ function isEntryMeta(e: unknown): e is EntryMeta {
   return (
     typeof m === "object" &&
     m !== null &&
-    (m.kind === "file" || m.kind === "directory") &&
+    (m.kind === "file" || m.kind === "directory" || m.kind === "symlink") &&
+    (m.target === undefined || typeof m.target === "string") &&
     typeof m.deleted === "boolean" &&
     typeof m.size === "number" &&
     typeof m.mtimeMs === "number" &&

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { concatBytes } from "../content/concat-bytes.js";
-import { FileSystemError } from "../errors.js";
+import { FileSystemError, PathNotAllowedError } from "../errors.js";
 import type { FileAttributes, FileStat, FileSystem, WatchEvent } from "../file-system.js";
 import { validatePath } from "../paths.js";
 import type { RelPath } from "../types.js";
@@ -356,8 +356,92 @@ export function runFileSystemConformance(name: string, setup: FileSystemConforma
         { message: "an add event for new-dir" },
       );
     });
+
+    // Symbolic links: only for file systems that hold them (`readLink` and `createSymlink`).
+    const linkIt = (title: string, run: (fs: LinkFileSystem) => Promise<void>) =>
+      it(title, async (context) => {
+        const fs = await fresh();
+        if (fs.readLink === undefined || fs.createSymlink === undefined) {
+          context.skip();
+          return;
+        }
+        await run(fs as LinkFileSystem);
+      });
+
+    linkIt("creates, reads and removes symbolic links without following them", async (fs) => {
+      await writeFile(fs, "dir/a.txt", "the target", { mtimeMs: T1 });
+      await fs.createSymlink(p("dir/link"), "a.txt", { mtimeMs: T2 });
+      await fs.createSymlink(p("dirlink"), "dir");
+      await fs.createSymlink(p("dangling"), "not/there/yet");
+      const stat = await fs.stat(p("dir/link"));
+      expect(stat).toMatchObject({ path: "dir/link", kind: "symlink", executable: false });
+      expectMtime(stat?.mtimeMs, T2);
+      expect(await fs.readLink(p("dir/link"))).toBe("a.txt");
+      expect(await fs.readLink(p("dirlink"))).toBe("dir");
+      expect(await fs.readLink(p("dangling"))).toBe("not/there/yet");
+      expect(await fs.readLink(p("dir/a.txt"))).toBeUndefined();
+      expect(await fs.readLink(p("missing"))).toBeUndefined();
+      // Never followed: a link is not a file to read, and a link to a directory is not walked into.
+      expect(await fs.openRead(p("dir/link"))).toBeUndefined();
+      const walked = await list(fs);
+      expect(walked.map((e) => `${e.path}:${e.kind}`).sort()).toEqual(
+        ["dangling:symlink", "dir:directory", "dir/a.txt:file", "dir/link:symlink", "dirlink:symlink"].sort(),
+      );
+      // Removing a link removes the link itself, never what it points to.
+      await fs.remove(p("dir/link"));
+      await fs.remove(p("dirlink"));
+      expect(await fs.stat(p("dir/link"))).toBeUndefined();
+      expect(await fs.stat(p("dirlink"))).toBeUndefined();
+      expect(decode(await readFile(fs, "dir/a.txt"))).toBe("the target");
+      expect((await fs.stat(p("dir")))?.kind).toBe("directory");
+    });
+
+    linkIt("a link replaces a file or a link in one step, and a file replaces a link", async (fs) => {
+      await writeFile(fs, "t1.txt", "one");
+      await writeFile(fs, "t2.txt", "two");
+      await writeFile(fs, "x", "a file first");
+      await fs.createSymlink(p("x"), "t1.txt");
+      expect(await fs.readLink(p("x"))).toBe("t1.txt");
+      await fs.createSymlink(p("x"), "t2.txt");
+      expect(await fs.readLink(p("x"))).toBe("t2.txt");
+      await writeFile(fs, "x", "a file again");
+      expect((await fs.stat(p("x")))?.kind).toBe("file");
+      expect(decode(await readFile(fs, "x"))).toBe("a file again");
+      // The targets were never written through.
+      expect(decode(await readFile(fs, "t1.txt"))).toBe("one");
+      expect(decode(await readFile(fs, "t2.txt"))).toBe("two");
+      // No temp entry is left behind.
+      expect((await list(fs)).map((e) => e.path).sort()).toEqual(["t1.txt", "t2.txt", "x"]);
+    });
+
+    linkIt("refuses a link over a directory and a link whose target leaves the folder", async (fs) => {
+      await fs.mkdir(p("d"));
+      const error = await rejection(fs.createSymlink(p("d"), "elsewhere"));
+      expect(FileSystemError.isInstance(error) && error.systemCode).toBe("EISDIR");
+      for (const [path, target] of [
+        ["escape", "../outside"],
+        ["d/escape", "../../outside"],
+        ["abs", "/etc/passwd"],
+        ["d/chain", "up/../.."],
+      ] as const) {
+        const refused = await rejection(fs.createSymlink(p(path), target));
+        expect(PathNotAllowedError.isInstance(refused), `${path} -> ${target}`).toBe(true);
+      }
+      expect((await list(fs)).map((e) => e.path)).toEqual(["d"]);
+    });
+
+    linkIt("watch reports a new symbolic link", async (fs) => {
+      await writeFile(fs, "target.txt", "t");
+      const events = await watch(fs);
+      await fs.createSymlink(p("new-link"), "target.txt");
+      await waitFor(() => events.some((event) => event.type === "add" && event.path === "new-link"), {
+        message: "an add event for new-link",
+      });
+    });
   });
 }
+
+type LinkFileSystem = FileSystem & Required<Pick<FileSystem, "readLink" | "createSymlink">>;
 
 function p(path: string): RelPath {
   return validatePath(path);

@@ -10,6 +10,12 @@ export interface FileStat {
   mtimeMs: number;
   /** The owner-executable bit; always false where the file system has none. */
   executable: boolean;
+  /**
+   * Files, where the file system has one: the status change time, which every write, rename and
+   * attribute change moves and no program can set. Only compared for equality (a counter will do):
+   * an unchanged one lets the client trust an unchanged stat without reading the file again.
+   */
+  ctimeMs?: number;
 }
 
 export interface FileAttributes {

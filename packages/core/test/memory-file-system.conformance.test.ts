@@ -60,6 +60,7 @@ describe("MemoryFileSystem", () => {
       size: 5,
       mtimeMs: 5000,
       executable: false,
+      ctimeMs: expect.any(Number),
     });
     expect((await fs.stat(p("a")))?.mtimeMs).toBe(5000);
 

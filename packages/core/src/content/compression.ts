@@ -15,7 +15,10 @@ export interface EncodedChunk {
 }
 
 /** Compresses one outgoing chunk; may run elsewhere (`createCompressionPool` in `@distsync/core/node`). */
-export type ChunkEncoder = (chunk: Uint8Array, policy: CompressionPolicy) => EncodedChunk | Promise<EncodedChunk>;
+export type ChunkEncoder = (
+  chunk: Uint8Array,
+  policy: CompressionPolicy,
+) => EncodedChunk | Promise<EncodedChunk>;
 
 /**
  * Whether a sample of the chunk shows it will not compress (random, already compressed or

@@ -45,6 +45,8 @@ interface FileNode {
   content: Uint8Array;
   mtimeMs: number;
   executable: boolean;
+  /** The status change time, as a counter: bumped by every write and attribute change. */
+  ctimeMs: number;
 }
 
 interface DirectoryNode {
@@ -95,6 +97,7 @@ const decoder = new TextDecoder();
  * `removeRoot`) play the user editing the folder.
  */
 export class MemoryFileSystem implements FileSystem {
+  #changes = 0;
   readonly capabilities: FileSystemCapabilities;
   #root: DirectoryNode | undefined;
   readonly #now: () => number;
@@ -205,6 +208,7 @@ export class MemoryFileSystem implements FileSystem {
           content,
           mtimeMs: attributes.mtimeMs,
           executable: this.capabilities.executableBit && attributes.executable,
+          ctimeMs: this.#nextChange(),
         });
         state = "committed";
         chunks.length = 0;
@@ -220,6 +224,12 @@ export class MemoryFileSystem implements FileSystem {
     };
   }
 
+  /** A fresh status change time: a counter, only ever compared for equality. */
+  #nextChange(): number {
+    this.#changes++;
+    return this.#changes;
+  }
+
   async setAttributes(path: RelPath, attributes: Partial<FileAttributes>): Promise<void> {
     const { node } = this.#locate("set attributes of", path);
     if (node === undefined) throw fsError("set attributes of", path, "ENOENT", "no such file or directory");
@@ -228,6 +238,7 @@ export class MemoryFileSystem implements FileSystem {
     if (node.kind === "file" && attributes.executable !== undefined) {
       node.executable = this.capabilities.executableBit && attributes.executable;
     }
+    if (node.kind === "file") node.ctimeMs = this.#nextChange();
     this.#emit({ type: "change", path, kind: node.kind });
   }
 
@@ -327,6 +338,7 @@ export class MemoryFileSystem implements FileSystem {
     parent.children.set(name, {
       kind: "file",
       content: bytes,
+      ctimeMs: this.#nextChange(),
       mtimeMs: attributes.mtimeMs ?? this.#now(),
       executable:
         this.capabilities.executableBit &&
@@ -517,7 +529,14 @@ export class MemoryFileSystem implements FileSystem {
       return { path, kind: "symlink", size, mtimeMs: node.mtimeMs, executable: false };
     }
     return node.kind === "file"
-      ? { path, kind: "file", size: node.content.length, mtimeMs: node.mtimeMs, executable: node.executable }
+      ? {
+          path,
+          kind: "file",
+          size: node.content.length,
+          mtimeMs: node.mtimeMs,
+          executable: node.executable,
+          ctimeMs: node.ctimeMs,
+        }
       : { path, kind: "directory", size: 0, mtimeMs: node.mtimeMs, executable: false };
   }
 

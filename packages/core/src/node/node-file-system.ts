@@ -1035,6 +1035,7 @@ export class NodeFileSystem implements FileSystem {
         size: stats.size,
         mtimeMs: stats.mtimeMs,
         executable: this.capabilities.executableBit && (stats.mode & 0o100) !== 0,
+        ctimeMs: stats.ctimeMs,
       };
     }
     if (stats.isDirectory())

@@ -1,4 +1,9 @@
-import { type ChunkEncoder, type CompressionPolicy, decodeChunk, encodeChunk } from "../content/compression.js";
+import {
+  type ChunkEncoder,
+  type CompressionPolicy,
+  decodeChunk,
+  encodeChunk,
+} from "../content/compression.js";
 import { concatBytes } from "../content/concat-bytes.js";
 import type { ChunkList } from "../content/manifest.js";
 import { hashBytes, type ReadResult, readContent } from "../content/read-content.js";
@@ -206,6 +211,7 @@ interface DiskStamp {
   mtimeMs: number;
   executable: boolean;
   seenAt?: number;
+  ctimeMs?: number;
 }
 
 interface LocalRecord {
@@ -1973,16 +1979,29 @@ function tombstoneOf(entry: EntryMeta): EntryMeta {
 }
 
 function stampOf(stat: FileStat): DiskStamp {
-  return { size: stat.size, mtimeMs: stat.mtimeMs, executable: stat.executable, seenAt: Date.now() };
+  const stamp: DiskStamp = {
+    size: stat.size,
+    mtimeMs: stat.mtimeMs,
+    executable: stat.executable,
+    seenAt: Date.now(),
+  };
+  if (stat.ctimeMs !== undefined) stamp.ctimeMs = stat.ctimeMs;
+  return stamp;
 }
 
 /**
- * Whether an unchanged stat proves unchanged content (git's "racily clean" rule): a later write
- * gets a later mtime unless it lands in the same timestamp granule (up to 2 s on FAT) as the mtime
- * recorded, which cannot happen when that mtime was already older than the granule when recorded.
+ * Whether an unchanged stat proves unchanged content, as git decides it: the status change time is
+ * unchanged (a program can set an mtime back, not a ctime), and the mtime is not "racy" — a later
+ * write gets a later mtime unless it lands in the same timestamp granule (up to 2 s on FAT) as the
+ * recorded one, which cannot happen when that mtime was already older than the granule when seen.
  */
 function provesContent(stamp: DiskStamp | undefined, stat: FileStat): boolean {
-  return stamp?.seenAt !== undefined && stamp.seenAt - stat.mtimeMs > RACY_GRANULE_MS;
+  return (
+    stamp?.seenAt !== undefined &&
+    stamp.ctimeMs !== undefined &&
+    stamp.ctimeMs === stat.ctimeMs &&
+    stamp.seenAt - stat.mtimeMs > RACY_GRANULE_MS
+  );
 }
 
 function sameStat(

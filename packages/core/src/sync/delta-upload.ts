@@ -27,7 +27,9 @@ export interface DeltaUploadIo {
   /** Sends a frame and waits for the transport to take it. */
   send: (message: ClientMessage) => Promise<void>;
   /** Encodes one chunk for the wire (compression policy). */
-  encode: (data: Uint8Array) => Pick<ContentMessage, "encoding" | "data"> | Promise<Pick<ContentMessage, "encoding" | "data">>;
+  encode: (
+    data: Uint8Array,
+  ) => Pick<ContentMessage, "encoding" | "data"> | Promise<Pick<ContentMessage, "encoding" | "data">>;
   /** Bytes of the file handled so far (progress). */
   progress: (bytes: number) => void;
 }

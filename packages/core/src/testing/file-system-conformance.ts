@@ -296,6 +296,23 @@ export function runFileSystemConformance(name: string, setup: FileSystemConforma
       expectBytes(concatBytes(chunks), data);
     });
 
+    it("ctimeMs, where reported, moves with every write and attribute change, even to the same mtime", async () => {
+      const fs = await fresh();
+      await writeFile(fs, "same.txt", "alpha", { mtimeMs: T1, executable: false });
+      const first = await fs.stat(p("same.txt"));
+      if (first?.ctimeMs === undefined) return; // optional: this file system has none
+      // Same size, same mtime, other bytes: only the ctime can tell the versions apart.
+      await new Promise((r) => setTimeout(r, 15));
+      await writeFile(fs, "same.txt", "delta", { mtimeMs: T1, executable: false });
+      const second = await fs.stat(p("same.txt"));
+      expect(second?.size).toBe(first.size);
+      expectMtime(second?.mtimeMs, T1);
+      expect(second?.ctimeMs).not.toBe(first.ctimeMs);
+      await new Promise((r) => setTimeout(r, 15));
+      await fs.setAttributes(p("same.txt"), { mtimeMs: T1 });
+      expect((await fs.stat(p("same.txt")))?.ctimeMs).not.toBe(second?.ctimeMs);
+    });
+
     it("setAttributes changes the mtime and the executable bit", async () => {
       const fs = await fresh();
       const executableBit = fs.capabilities.executableBit;

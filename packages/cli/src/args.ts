@@ -57,6 +57,8 @@ export interface SyncOptions extends CommonOptions {
   reconnect: boolean;
   name: string | undefined;
   conflicts: ConflictPolicy;
+  /** When uploads are compressed (`--compression`). */
+  compression: "auto" | "always" | "never";
   /** Send deletions even when most files vanish at once (the mass-deletion guard off). */
   allowMassDelete: boolean;
   /** This client's own ignore patterns (`--ignore`, repeatable), on top of `.distsyncignore`. */
@@ -144,6 +146,7 @@ const SPECS = {
   reconnect: { kind: "boolean", commands: SYNC },
   name: { kind: "string", commands: SYNC },
   conflicts: { kind: "string", commands: SYNC, choices: ["lww", "keep"] },
+  compression: { kind: "string", commands: SYNC, choices: ["auto", "always", "never"] },
   "settle-ms": { kind: "integer", commands: SYNC, min: 0, max: 60_000 },
   "allow-mass-delete": { kind: "boolean", commands: SYNC },
   ignore: { kind: "list", commands: SYNC },
@@ -309,6 +312,7 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
     reconnect: bool("reconnect"),
     name: str("name"),
     conflicts: str("conflicts") === "keep" ? "keep" : "lww",
+    compression: (str("compression") ?? "auto") as SyncOptions["compression"],
     settleMs: int("settle-ms"),
     allowMassDelete: bool("allow-mass-delete") ?? false,
     ignore:

@@ -36,10 +36,10 @@ Options for every command:
 Configuration:
   Options are also read from distsync.config.json in the working directory, or from --config FILE:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
-  "once", "reconnect", "json", "quiet", "verbose", "conflicts", "name", "ca", "settle-ms",
-  "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix", "http-port",
-  "http-host", "state-dir", "tombstone-days", "tls-cert", "tls-key", "allow-mass-delete",
-  "ignore"; camelCase like "settleMs" works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
+  "once", "reconnect", "json", "quiet", "verbose", "conflicts", "compression", "name", "ca",
+  "settle-ms", "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix",
+  "http-port", "http-host", "state-dir", "tombstone-days", "tls-cert", "tls-key",
+  "allow-mass-delete", "ignore"; camelCase like "settleMs" works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
   unknown key or a wrong type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
   win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
   file moves every client to NATS with no other change.
@@ -163,6 +163,10 @@ Options:
                        Default: the directory's base name (with several directories, NAME-base).
   --conflicts lww|keep lww (default): a losing version is overwritten by the newer one. keep: the
                        losing version is first saved as name.conflict-<client>-<time>.ext.
+  --compression auto|always|never
+                       auto (default): deflate uploaded content (in worker threads) unless a
+                       sample shows it does not compress. always: deflate whatever saves 5 %.
+                       never: send raw bytes (a fast link where the CPU is the bottleneck).
   --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 5
                        (a file above 64 KiB modified in the last 50 ms waits for 50 quiet ms).
   --ignore PATTERN     Leave paths matching PATTERN (gitignore syntax) alone in this folder only;

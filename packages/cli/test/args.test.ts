@@ -32,8 +32,13 @@ describe("parseCommandLine", () => {
       once: false,
       reconnect: false,
       conflicts: "lww",
+      compression: "auto",
       port: undefined,
     });
+    expect(await parse(["sync", "a", "--compression", "never"])).toMatchObject({ compression: "never" });
+    await expect(parse(["sync", "a", "--compression", "fast"])).rejects.toThrow(
+      /--compression must be one of auto, always, never/,
+    );
   });
 
   it("lets flags win over DISTSYNC_TOKEN, which wins over the file, which wins over defaults", async () => {
@@ -66,6 +71,7 @@ describe("parseCommandLine", () => {
     [{ port: "7420" }, /"port" must be an integer from 0 to 65535, got "7420"/],
     [{ once: "yes" }, /"once" must be true or false/],
     [{ conflicts: "merge" }, /"conflicts" must be one of lww, keep/],
+    [{ compression: "gzip" }, /"compression" must be one of auto, always, never/],
     [{ settleMs: 1, "settle-ms": 2 }, /"settleMs" and "settle-ms" set the same option/],
     [[1, 2], /must hold a JSON object/],
   ])("refuses the config %j", async (config, message) => {

@@ -12,7 +12,7 @@ import {
   type HubTransport,
   type Logger,
 } from "@distsync/core";
-import { createNodeFileSystem, type NodeFileSystem } from "@distsync/core/node";
+import { createCompressionPool, createNodeFileSystem, type NodeFileSystem } from "@distsync/core/node";
 import { redactUrl } from "@distsync/transport-nats";
 import { createWebSocketHubTransport, type WebSocketHubTransport } from "@distsync/transport-ws";
 import type { SyncOptions } from "../args.js";
@@ -74,6 +74,8 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
   let statusFiles: { stop(): Promise<void> } | undefined;
   // Never the password or token of a `nats://user:pass@…` URL in a message.
   let hubUrl = server === undefined ? "the embedded hub" : redactUrl(server);
+  // Compression of large uploads runs in worker threads: the event loop stays free for heartbeats.
+  const compressor = createCompressionPool();
   try {
     let local: (() => ClientTransport) | undefined;
     if (server === undefined) {
@@ -109,8 +111,10 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
         name,
         clientId: `${name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "client"}-${randomBytes(4).toString("hex")}`,
         conflicts: options.conflicts,
+        compression: options.compression,
         reconnect: options.reconnect,
         logger: clientLog,
+        encodeChunk: compressor.encode,
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
         ...(options.allowMassDelete ? { massDeletionGuard: false as const } : {}),
@@ -185,10 +189,12 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
     // A lost hub will not answer a goodbye, and transport-ws's close() waits up to 5 s for the close
     // handshake of a connection to a frozen hub: do not wait for that.
     await atMost(shutdown(members, hub), outcome.exitCode === ExitCode.hubUnreachable ? 250 : 10_000);
+    await compressor.close();
     return outcome;
   } catch (error) {
     await statusFiles?.stop();
     await atMost(shutdown(members, hub), 10_000);
+    await compressor.close();
     throw error;
   }
 }

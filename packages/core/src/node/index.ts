@@ -1,3 +1,5 @@
+export type { CompressionPool, CompressionPoolOptions } from "./compression-pool.js";
+export { createCompressionPool } from "./compression-pool.js";
 export type { HubStateDir } from "./hub-state-dir.js";
 export { openHubStateDir } from "./hub-state-dir.js";
 export { NodeContentStore } from "./node-content-store.js";

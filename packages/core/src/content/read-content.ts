@@ -5,8 +5,10 @@ import { Chunker } from "./chunker.js";
 import { ContentHasher, sha256, toHex } from "./hash.js";
 import type { ChunkList } from "./manifest.js";
 
-/** Bytes asked of the file system per read. */
+/** Bytes asked of the file system per read, at most. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
+/** Bytes asked at least, once the file's stat size is read (it may have grown). */
+const MIN_READ_BYTES = 64 * 1024;
 
 export interface ContentChunk {
   index: number;
@@ -60,9 +62,14 @@ export async function readContent(
     }
   };
   try {
+    let offset = 0;
     for (;;) {
-      const block = await handle.read(READ_BLOCK_BYTES);
+      // Asked for what the file holds (one byte more, to see growth), not always a whole block:
+      // a 1 MiB buffer per 4 KiB file was most of the time of reading many small files.
+      const want = Math.min(READ_BLOCK_BYTES, Math.max(MIN_READ_BYTES, handle.stat.size - offset + 1));
+      const block = await handle.read(want);
       if (block.length === 0) break;
+      offset += block.length;
       await take(chunker.push(block));
     }
     await take(chunker.finish());

@@ -7,6 +7,9 @@ import type { ClientMessage, ContentMessage, ManifestMessage, NeedMessage } from
 import type { ContentHash, RelPath } from "../types.js";
 import { type LocalChunks, RangeReader } from "./local-chunks.js";
 
+/** Chunks read, checked and compressed ahead of the one being sent. */
+const PREPARE_AHEAD = 4;
+
 /** Why a delta upload stopped without an error to report: the file changed, or the hub refused. */
 export class UploadStopped extends Error {
   override readonly name = "UploadStopped";
@@ -112,14 +115,41 @@ export class DeltaUploads {
         offsets.push(offset);
         offset += s;
       }
-      let done = 0;
-      for (const index of needed) {
+      // A few chunks are read, checked and compressed ahead of the one being sent: compression
+      // (in worker threads) and hashing overlap the sending instead of taking turns with it.
+      let reads: Promise<unknown> = Promise.resolve();
+      const prepare = (index: number) => {
         const chunkSize = list.sizes[index] as number;
-        const data = await reader.read(path, offsets[index] as number, chunkSize);
-        if (!data || toHex(await sha256(data)) !== list.chunks[index]) return false;
-        await io.send({ type: "content", hash, index, size: chunkSize, ...(await io.encode(data)) });
-        done += chunkSize;
-        io.progress(chunkSize);
+        // One reader, so reads stay in order; the rest of the work of each chunk runs alongside.
+        const read = reads.then(() => reader.read(path, offsets[index] as number, chunkSize));
+        reads = read.catch(() => {});
+        return read.then(async (data) => {
+          if (!data || toHex(await sha256(data)) !== list.chunks[index]) return undefined;
+          return { index, chunkSize, encoded: await io.encode(data) };
+        });
+      };
+      const ahead: ReturnType<typeof prepare>[] = [];
+      let next = 0;
+      let done = 0;
+      try {
+        while (next < needed.length || ahead.length > 0) {
+          while (ahead.length < PREPARE_AHEAD && next < needed.length)
+            ahead.push(prepare(needed[next++] as number));
+          const chunk = await (ahead.shift() as ReturnType<typeof prepare>);
+          if (!chunk) return false;
+          await io.send({
+            type: "content",
+            hash,
+            index: chunk.index,
+            size: chunk.chunkSize,
+            ...chunk.encoded,
+          });
+          done += chunk.chunkSize;
+          io.progress(chunk.chunkSize);
+        }
+      } finally {
+        // Whatever was prepared ahead is dropped, but its reads finish before the reader closes.
+        await Promise.allSettled(ahead);
       }
       io.progress(size - done);
     } finally {

@@ -40,6 +40,8 @@ export interface ServeOptions extends CommonOptions {
   stateDir: string | undefined;
   /** Days a deletion is remembered. */
   tombstoneDays: number;
+  /** Connections the hub holds at once; one more is refused with `too-many-connections`. */
+  maxConnections: number;
   /** A PEM certificate (chain) file: with `tlsKey`, the listener serves wss:// and https://. */
   tlsCert: string | undefined;
   /** The PEM private key file of `tlsCert`. */
@@ -105,6 +107,8 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_SPACE = "default";
 export const DEFAULT_TOMBSTONE_DAYS = 30;
+/** Connections a hub holds at once (`serve --max-connections`). */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 /** `list`: a string flag that may be repeated (in a config file: a string or an array of strings). */
 type Kind = "string" | "boolean" | "integer" | "list";
@@ -155,6 +159,7 @@ const SPECS = {
   nats: { kind: "string", commands: SERVE },
   "state-dir": { kind: "string", commands: SERVE },
   "tombstone-days": { kind: "integer", commands: SERVE, min: 1, max: 36_500 },
+  "max-connections": { kind: "integer", commands: SERVE, min: 1, max: 1_000_000 },
   "tls-cert": { kind: "string", commands: SERVE, webSocketOnly: true },
   "tls-key": { kind: "string", commands: SERVE, webSocketOnly: true },
   "nats-token": { kind: "string", commands: BOTH, natsOnly: true },
@@ -271,6 +276,7 @@ export async function parseCommandLine(argv: readonly string[], context: ParseCo
       httpHost: str("http-host") ?? DEFAULT_HOST,
       stateDir: str("state-dir"),
       tombstoneDays: int("tombstone-days") ?? DEFAULT_TOMBSTONE_DAYS,
+      maxConnections: int("max-connections") ?? DEFAULT_MAX_CONNECTIONS,
       ...tlsFiles(str("tls-cert"), str("tls-key")),
     };
   }

@@ -38,8 +38,8 @@ Configuration:
   a JSON object whose keys are the long option names ("server", "space", "token", "host", "port",
   "once", "reconnect", "json", "quiet", "verbose", "conflicts", "compression", "name", "ca",
   "settle-ms", "heartbeat-ms", "timeout-ms", "nats", "nats-token", "nats-creds", "subject-prefix",
-  "http-port", "http-host", "state-dir", "tombstone-days", "tls-cert", "tls-key",
-  "allow-mass-delete", "ignore"; camelCase like "settleMs" works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
+  "http-port", "http-host", "state-dir", "tombstone-days", "max-connections", "tls-cert",
+  "tls-key", "allow-mass-delete", "ignore"; camelCase like "settleMs" works too). Keys of other commands are ignored (status reads "server", "token" and "ca"); an
   unknown key or a wrong type is an error. Command-line flags win over DISTSYNC_TOKEN (and DISTSYNC_NATS_TOKEN), which
   win over the file, which wins over the defaults. So {"server": "nats://hub.lan:4222"} in the
   file moves every client to NATS with no other change.
@@ -92,6 +92,8 @@ Options:
                        per directory). Default: the index in memory.
   --tombstone-days N   How long a deletion is remembered; a client offline for longer may bring
                        a deleted file back. Default 30.
+  --max-connections N  Connections held at once, joined or not; one more is refused with
+                       too-many-connections (a client with --reconnect retries). Default 1000.
   --tls-cert FILE      Serve wss:// (and https:// for the routes below) with this PEM
                        certificate (chain); needs --tls-key. Clients of a private or self-signed
                        certificate pass it to 'sync --ca FILE'. Not with --nats.

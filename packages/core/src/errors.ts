@@ -22,6 +22,7 @@ export type ErrorCode =
   | "mass-deletion"
   | "state-write-failed"
   | "client-id-in-use"
+  | "too-many-connections"
   | "hub-lost"
   | "content-mismatch"
   | "content-too-large"

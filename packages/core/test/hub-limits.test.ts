@@ -99,4 +99,43 @@ describe("hub limits", () => {
     await Promise.all([a.stop(), b.stop()]);
     await hub.stop();
   });
+
+  it("turns away connections beyond maxConnections with too-many-connections; the others keep syncing", async () => {
+    const network = createMemoryNetwork();
+    const hub = createHub({ transport: network.hubTransport(), maxConnections: 2 });
+    await hub.start();
+    const [fsA, fsB] = [new MemoryFileSystem(), new MemoryFileSystem()];
+    const a = createClient({ transport: network.clientTransport(), fs: fsA, settleMs: 2 });
+    const b = createClient({ transport: network.clientTransport(), fs: fsB, settleMs: 2 });
+    await a.start();
+    await b.start();
+
+    // Without reconnect: it stops as for an unreachable hub, saying why.
+    const third = createClient({ transport: network.clientTransport(), fs: new MemoryFileSystem() });
+    await expect(third.start()).rejects.toThrow(/limit of 2 connections/);
+    const closed = await third.closed;
+    expect(closed.reason).toBe("hub-unreachable");
+    expect(closed.error?.message).toMatch(/too many|limit of 2 connections/);
+    expect(hub.status().spaces[0]?.clients.length).toBe(2);
+
+    // With reconnect: it keeps trying, and joins once a place is free.
+    const fsD = new MemoryFileSystem();
+    const d = createClient({
+      transport: network.clientTransport(),
+      fs: fsD,
+      settleMs: 2,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    });
+    const reconnecting: number[] = [];
+    d.on("reconnecting", ({ attempt }) => reconnecting.push(attempt));
+    const dReady = d.start();
+    fsA.put("during.txt", "the full hub still serves its clients");
+    await waitFor(() => fsB.readText("during.txt") === "the full hub still serves its clients");
+    await waitFor(() => reconnecting.length >= 2, { message: "d to retry" });
+    await b.stop();
+    await dReady;
+    await waitFor(() => fsD.readText("during.txt") === "the full hub still serves its clients");
+    await Promise.all([a.stop(), d.stop()]);
+    await hub.stop();
+  });
 });

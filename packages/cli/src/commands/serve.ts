@@ -33,6 +33,7 @@ export async function serve(options: ServeOptions, context: CommandContext): Pro
     store: storage.store,
     ...(storage.journal === undefined ? {} : { journal: storage.journal }),
     tombstoneRetentionMs: options.tombstoneDays * 24 * 3600 * 1000,
+    maxConnections: options.maxConnections,
     ...(options.token === undefined ? {} : { token: options.token }),
     heartbeat: { intervalMs: options.heartbeatMs, timeoutMs: options.timeoutMs },
   });

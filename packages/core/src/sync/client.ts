@@ -812,6 +812,12 @@ class ClientEngine implements Client {
   async #hubError(code: string, text: string, fatal: boolean, path?: string, hash?: string): Promise<void> {
     this.#log.warn("hub reported an error", { code, message: text, fatal, path });
     if (fatal) {
+      if (code === "too-many-connections") {
+        // The hub is full for now: with reconnect, the close that follows retries with backoff.
+        if (this.#reconnect) return;
+        await this.#finish("hub-unreachable", new ConnectionError(`hub: ${text}`));
+        return;
+      }
       if (code === "auth-refused") await this.#finish("auth-refused", new AuthError(text));
       else if (code === "protocol-version")
         await this.#finish("protocol-error", new ProtocolVersionError([], []));

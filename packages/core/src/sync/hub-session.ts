@@ -100,6 +100,7 @@ export class HubSession {
   /** The `delivered` value last sent to this client. */
   deliveredSent = -1;
   #state: State = "hello";
+  #refused = false;
   readonly #host: SessionHost;
   readonly #incoming = new SerialQueue();
   readonly #outgoing = new SerialQueue();
@@ -193,6 +194,12 @@ export class HubSession {
     return data ? { ...delivery, data } : delivery;
   }
 
+  /** Turns the connection away (the hub is full): nothing it sends is read, it gets `error`. */
+  refuse(error: DistSyncError): Promise<void> {
+    this.#refused = true;
+    return this.fail(error, true);
+  }
+
   /** Sends an error frame; when fatal, closes the connection after it. */
   async fail(
     error: DistSyncError,
@@ -232,7 +239,7 @@ export class HubSession {
   }
 
   async #receive(frame: Uint8Array): Promise<void> {
-    if (this.#state === "closed") return;
+    if (this.#state === "closed" || this.#refused) return;
     let message: Message;
     try {
       message = decodeMessage(frame);

@@ -56,6 +56,12 @@ export interface HubOptions {
    * resyncs when it joins again), so a slow client cannot grow the hub's memory. Default 64 MiB.
    */
   maxQueueBytes?: number;
+  /**
+   * Connections the hub holds at once, joined or not. One more is answered with a fatal
+   * `too-many-connections` error and closed, so a flood of connections cannot exhaust the hub;
+   * the clients already connected keep being served. Default 1000.
+   */
+  maxConnections?: number;
 }
 
 export interface ClientInfo {
@@ -125,6 +131,7 @@ class HubEngine implements Hub, SessionHost {
   readonly #events: Emitter<HubEvents>;
   readonly #spaces = new Map<string, HubSpace>();
   readonly #sessions = new Set<HubSession>();
+  readonly #maxConnections: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: Unsubscribe[] = [];
   #started = false;
@@ -140,6 +147,7 @@ class HubEngine implements Hub, SessionHost {
     this.heartbeatMs = options.heartbeat?.intervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.timeoutMs = options.heartbeat?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 ** 3;
+    this.#maxConnections = options.maxConnections ?? 1000;
     this.maxQueueBytes = options.maxQueueBytes ?? 64 * 1024 ** 2;
     this.#events = new Emitter((error) => this.logger.error("hub listener threw", { error }));
   }
@@ -341,6 +349,16 @@ class HubEngine implements Hub, SessionHost {
 
   #accept(connection: Connection): void {
     const session = new HubSession(connection, this);
+    if (this.#sessions.size >= this.#maxConnections) {
+      this.logger.warn("connection refused: too many connections", { limit: this.#maxConnections });
+      void session.refuse(
+        new DistSyncError(
+          "too-many-connections",
+          `the hub already holds its limit of ${this.#maxConnections} connections; try again later`,
+        ),
+      );
+      return;
+    }
     this.#sessions.add(session);
     connection.on("close", (closeInfo) => session.closedByTransport(closeInfo.reason));
   }

@@ -81,6 +81,8 @@ if (process.argv.includes("--exit")) {
 async function tree(dir, prefix = "") {
   const lines = [];
   for (const name of (await readdir(dir)).sort()) {
+    // Each client's own state (its saved index, its status), never synced.
+    if (name === ".distsync") continue;
     const full = join(dir, name);
     const s = await stat(full);
     if (s.isDirectory()) lines.push(`${prefix}${name}/`, await tree(full, `${prefix}${name}/`));

@@ -138,4 +138,24 @@ describe("hub limits", () => {
     await Promise.all([a.stop(), d.stop()]);
     await hub.stop();
   });
+
+  it("makes room by closing the oldest connection that never said hello", async () => {
+    const network = createMemoryNetwork();
+    const hub = createHub({ transport: network.hubTransport(), maxConnections: 2 });
+    await hub.start();
+    const fsA = new MemoryFileSystem();
+    const a = createClient({ transport: network.clientTransport(), fs: fsA, settleMs: 2 });
+    await a.start();
+    // A connection that says nothing holds the second place.
+    const silent = await network.clientTransport().connect();
+    const silentClosed = new Promise<void>((resolve) => silent.on("close", () => resolve()));
+    const fsB = new MemoryFileSystem();
+    const b = createClient({ transport: network.clientTransport(), fs: fsB, settleMs: 2 });
+    await b.start();
+    await silentClosed;
+    fsA.put("x.txt", "room was made");
+    await waitFor(() => fsB.readText("x.txt") === "room was made");
+    await Promise.all([a.stop(), b.stop()]);
+    await hub.stop();
+  });
 });

@@ -138,3 +138,14 @@ describe("Spellings", () => {
     expect(sensitive.twins("a.txt")).toEqual([]);
   });
 });
+
+describe("Windows short (8.3) names", () => {
+  it.each(["DISTSY~1", "PROGRA~1", "longfi~1.txt", "a~12.TXT"])("refuses %s on win32 only", (name) => {
+    expect(unsupportedNameReason(name, "win32")).toMatch(/short \(8\.3\) name/);
+    expect(unsupportedNameReason(name, "linux")).toBeUndefined();
+  });
+
+  it.each(["notes~.txt", "a~b.txt", "backup~", "x~1.html5", "~1"])("allows %s", (name) => {
+    expect(unsupportedNameReason(name, "win32")).toBeUndefined();
+  });
+});

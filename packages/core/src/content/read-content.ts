@@ -82,6 +82,10 @@ export async function readContent(
     after.kind === "file" &&
     after.size === hasher.size &&
     after.mtimeMs === handle.stat.mtimeMs &&
+    // A same-size rewrite that restores the mtime still moves the ctime.
+    (after.ctimeMs === undefined ||
+      handle.stat.ctimeMs === undefined ||
+      after.ctimeMs === handle.stat.ctimeMs) &&
     handle.stat.size === hasher.size;
   const result: ReadResult = {
     stat: handle.stat,

@@ -59,7 +59,18 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
       if ("error" in answer) p.reject(new Error(`compression failed: ${answer.error}`));
       else p.resolve({ encoding: answer.encoding, data: answer.data });
     });
-    worker.on("error", (error) => failAll(error));
+    // A worker that died is dropped (a new one starts when needed): a request posted to it would
+    // never be answered.
+    const drop = (error: Error) => {
+      const at = workers.indexOf(worker);
+      if (at !== -1) workers.splice(at, 1);
+      failAll(error);
+    };
+    worker.on("error", drop);
+    worker.on("messageerror", drop);
+    worker.on("exit", (code) => {
+      if (!closed) drop(new Error(`compression worker exited with code ${code}`));
+    });
     return worker;
   };
 

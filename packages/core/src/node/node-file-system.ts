@@ -534,7 +534,10 @@ export class NodeFileSystem implements FileSystem {
           systemCode: "ENOENT",
         });
       }
+      const written = await fsp.lstat(temp);
       await fsp.rename(temp, absolute);
+      // As for files: a parent swapped for a link in the meantime would have put the link outside.
+      await this.#recheckAfterRename(path, directory, nodePath.basename(absolute), written);
     } catch (error) {
       await fsp.unlink(temp).catch(() => {});
       throw mapError(op, path, error);
@@ -797,7 +800,8 @@ export class NodeFileSystem implements FileSystem {
     let removed = false;
     try {
       const found = await fsp.lstat(landed);
-      if (found.isFile() && found.dev === written.dev && found.ino === written.ino) {
+      const same = found.dev === written.dev && found.ino === written.ino;
+      if ((found.isFile() || found.isSymbolicLink()) && same) {
         await fsp.unlink(landed);
         removed = true;
       }

@@ -212,6 +212,8 @@ interface DiskStamp {
   executable: boolean;
   seenAt?: number;
   ctimeMs?: number;
+  /** The bytes are the ones this client just wrote, hash-checked, and renamed into place. */
+  written?: boolean;
 }
 
 interface LocalRecord {
@@ -1162,7 +1164,7 @@ class ClientEngine implements Client {
       const stat = await this.#fs.stat(path);
       if (fetched && stat) this.#localChunks.record(path, fetched.hash, stat, fetched.list);
       else this.#localChunks.forget(path);
-      this.#agree(rec, delivery, stat);
+      this.#agree(rec, delivery, stat, true);
     }
     if (path === IGNORE_FILE) await this.#loadIgnoreRules();
     this.#log.debug("applied", { path, seq: delivery.seq, origin: delivery.origin });
@@ -1241,12 +1243,12 @@ class ClientEngine implements Client {
     }
   }
 
-  #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined): void {
+  #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined, written = false): void {
     rec.missed = undefined;
     rec.retries = 0;
     this.#setEntry(rec, delivery.entry);
     rec.seq = delivery.seq;
-    rec.disk = stat ? stampOf(stat) : undefined;
+    rec.disk = stat ? stampOf(stat, written) : undefined;
     this.#scheduleSave();
     if (delivery.entry.deleted) this.#retryNames();
   }
@@ -1359,7 +1361,14 @@ class ClientEngine implements Client {
     }
     for (const [path, record] of saved.records) {
       this.#setEntry(this.#record(path), record.entry);
-      Object.assign(this.#record(path), { seq: record.seq, disk: record.disk });
+      // Only the stat: what proved content in the last run (when it was seen, the ctime) is not
+      // trusted across a restart, remount or copy of the folder.
+      const disk = record.disk && {
+        size: record.disk.size,
+        mtimeMs: record.disk.mtimeMs,
+        executable: record.disk.executable,
+      };
+      Object.assign(this.#record(path), { seq: record.seq, disk });
       this.#names.note(path);
     }
     this.#epoch = saved.epoch;
@@ -1984,7 +1993,7 @@ function tombstoneOf(entry: EntryMeta): EntryMeta {
   return { ...TOMBSTONE_FILE, kind: entry.kind, mtimeMs: entry.mtimeMs };
 }
 
-function stampOf(stat: FileStat): DiskStamp {
+function stampOf(stat: FileStat, written = false): DiskStamp {
   const stamp: DiskStamp = {
     size: stat.size,
     mtimeMs: stat.mtimeMs,
@@ -1992,6 +2001,7 @@ function stampOf(stat: FileStat): DiskStamp {
     seenAt: Date.now(),
   };
   if (stat.ctimeMs !== undefined) stamp.ctimeMs = stat.ctimeMs;
+  if (written) stamp.written = true;
   return stamp;
 }
 
@@ -2006,7 +2016,11 @@ function provesContent(stamp: DiskStamp | undefined, stat: FileStat): boolean {
     stamp?.seenAt !== undefined &&
     stamp.ctimeMs !== undefined &&
     stamp.ctimeMs === stat.ctimeMs &&
-    stamp.seenAt - stat.mtimeMs > RACY_GRANULE_MS
+    stamp.seenAt - stat.mtimeMs > RACY_GRANULE_MS &&
+    // The ctime is racy too (coarse clocks: a tick of 1-4 ms on Linux, a second on HFS+): two
+    // writes in one tick share it. Bytes this client wrote itself and checked are exempt — the
+    // watcher's echo of each applied file is what this shortcut is for.
+    (stamp.written === true || stamp.seenAt - stat.ctimeMs > RACY_GRANULE_MS)
   );
 }
 

@@ -133,8 +133,12 @@ export class DeltaUploads {
       let done = 0;
       try {
         while (next < needed.length || ahead.length > 0) {
-          while (ahead.length < PREPARE_AHEAD && next < needed.length)
-            ahead.push(prepare(needed[next++] as number));
+          while (ahead.length < PREPARE_AHEAD && next < needed.length) {
+            const prepared = prepare(needed[next++] as number);
+            // Handled when its turn comes; until then a failure must not count as unhandled.
+            prepared.catch(() => {});
+            ahead.push(prepared);
+          }
           const chunk = await (ahead.shift() as ReturnType<typeof prepare>);
           if (!chunk) return false;
           await io.send({

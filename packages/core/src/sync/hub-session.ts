@@ -194,6 +194,11 @@ export class HubSession {
     return data ? { ...delivery, data } : delivery;
   }
 
+  /** True until the peer's `hello` is handled: a connection that has not said who it is. */
+  get awaitingHello(): boolean {
+    return this.#state === "hello" && !this.#refused;
+  }
+
   /** Turns the connection away (the hub is full): nothing it sends is read, it gets `error`. */
   refuse(error: DistSyncError): Promise<void> {
     this.#refused = true;

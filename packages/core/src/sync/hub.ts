@@ -350,6 +350,20 @@ class HubEngine implements Hub, SessionHost {
   #accept(connection: Connection): void {
     const session = new HubSession(connection, this);
     if (this.#sessions.size >= this.#maxConnections) {
+      // Full: the oldest connection that has still not said hello makes room (an honest client
+      // says it at once), so idle connections cannot keep every client out for the timeout.
+      const idle = [...this.#sessions].find((s) => s.awaitingHello);
+      if (idle !== undefined) {
+        this.#sessions.delete(idle);
+        void idle.refuse(
+          new DistSyncError(
+            "too-many-connections",
+            "the hub is full: a connection that has not said hello makes room",
+          ),
+        );
+      }
+    }
+    if (this.#sessions.size >= this.#maxConnections) {
       this.logger.warn("connection refused: too many connections", { limit: this.#maxConnections });
       void session.refuse(
         new DistSyncError(

@@ -48,8 +48,13 @@ export function unsupportedNameReason(name: string, platform: NamePlatform): str
   const dot = name.indexOf(".");
   const stem = (dot === -1 ? name : name.slice(0, dot)).replace(/ +$/, "").toUpperCase();
   if (WINDOWS_DEVICES.has(stem)) return `${stem} is a device name reserved by Windows`;
+  // `PROGRA~1`, `DISTSY~1`: an 8.3 short name can be another file's second name on NTFS (git's
+  // CVE-2014-9390 class), invisible to a directory listing; such a name is never written.
+  if (SHORT_NAME.test(name)) return "a name shaped like a Windows short (8.3) name can alias another file";
   return undefined;
 }
+
+const SHORT_NAME = /^[^.~]{1,6}~[0-9]+(\.[^.]{0,3})?$/i;
 
 /** {@link unsupportedNameReason} for every segment of a relative `/`-separated path. */
 export function unsupportedPathReason(path: string, platform: NamePlatform): string | undefined {

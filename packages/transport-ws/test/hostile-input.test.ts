@@ -639,6 +639,15 @@ function heldHash(): string {
 
 const deltaCases: Case[] = [
   {
+    name: "manifests opened for three uploads at once (each holds memory at the hub)",
+    attack: async (a) => {
+      const files = [unique("m1"), unique("m2"), unique("m3")];
+      for (const data of files) await requestUpload(a, data);
+      for (const data of files) a.send(manifestOf(data));
+    },
+    expect: { code: "protocol", message: /more than 2 uploads by manifest at once/, fatal: true },
+  },
+  {
     name: "a manifest for an upload the hub never requested",
     attack: (a) => a.send(manifestOf(unique())),
     expect: {

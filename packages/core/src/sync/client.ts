@@ -924,9 +924,23 @@ class ClientEngine implements Client {
       this.#progress.bytesTotal += delivery.entry.size;
     }
     const large = counted && delivery.entry.size > DELTA_MIN_BYTES;
-    if (large) this.#largeApplies.set(delivery.path, (this.#largeApplies.get(delivery.path) ?? 0) + 1);
     void this.#paths
-      .run(delivery.path, () => this.#applyLimit.run(() => this.#apply(delivery, answered)))
+      .run(delivery.path, () =>
+        this.#applyLimit.run(async () => {
+          // Counted only while it runs: a deletion waiting for large applies holds one of the
+          // limited places, and must never wait for applies queued behind it.
+          if (large) this.#largeApplies.set(delivery.path, (this.#largeApplies.get(delivery.path) ?? 0) + 1);
+          try {
+            return await this.#apply(delivery, answered);
+          } finally {
+            if (large) {
+              const left = (this.#largeApplies.get(delivery.path) ?? 1) - 1;
+              if (left > 0) this.#largeApplies.set(delivery.path, left);
+              else this.#largeApplies.delete(delivery.path);
+            }
+          }
+        }),
+      )
       .catch((error) => {
         const e = asError(error);
         // A download cut by a lost connection is no fault of the file: retried soon, without the
@@ -937,11 +951,6 @@ class ClientEngine implements Client {
       })
       .finally(() => {
         this.#applying--;
-        if (large) {
-          const left = (this.#largeApplies.get(delivery.path) ?? 1) - 1;
-          if (left > 0) this.#largeApplies.set(delivery.path, left);
-          else this.#largeApplies.delete(delivery.path);
-        }
         if (claimed) this.#names.release(delivery.path);
         if (counted) {
           this.#progress.filesDone++;

@@ -86,6 +86,9 @@ interface Upload {
 }
 
 /** The hub's side of one client connection. */
+/** Uploads by manifest one client may have open at once (a client sends one at a time). */
+const MAX_OPEN_MANIFESTS = 2;
+
 export class HubSession {
   readonly connection: Connection;
   readonly connectedAt = Date.now();
@@ -633,6 +636,11 @@ export class HubSession {
     if (upload.failed) return;
     if (upload.nextIndex > 0) throw new ProtocolError(`manifest for ${hash} after its content`);
     if (!upload.delta) {
+      // An honest client uploads one file at a time; each open manifest holds memory at the hub.
+      const open = [...this.#uploads.values()].filter((u) => u.delta !== undefined && !u.failed).length;
+      if (open >= MAX_OPEN_MANIFESTS) {
+        throw new ProtocolError(`more than ${MAX_OPEN_MANIFESTS} uploads by manifest at once`);
+      }
       upload.delta = await HubDeltaUpload.start(this.#host.store, message, upload.base);
       if (message.size > this.#host.maxFileBytes) {
         await this.#refuseUpload(

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, startClient } from "./helpers/cli.js";
+import { killAll, makeFolders, makeTempDir, removeTempDirs, startClient } from "./helpers/cli.js";
 import { TRANSPORTS } from "./helpers/transports.js";
 import { sleep, waitForConvergence, waitUntil } from "./helpers/tree.js";
 
@@ -34,14 +34,8 @@ describe.each(TRANSPORTS)(
     transport.useHooks();
 
     it("restarts from its state dir: acknowledged files kept, the large file re-sent and delivered whole, no partial file anywhere", async () => {
-      const root = await makeTempDir();
-      const [a, b, staging] = ["a", "b", "staging"].map((n) => nodePath.join(root, n)) as [
-        string,
-        string,
-        string,
-      ];
-      for (const d of [a, b, staging]) await mkdir(d);
-      const state = nodePath.join(root, "state");
+      const [a, b, staging] = (await makeFolders("a", "b", "staging")) as [string, string, string];
+      const state = nodePath.join(await makeTempDir(), "state");
       const first = await transport.startHub(["--state-dir", state, ...transport.fastLossArgs]);
       const writer = await startClient(a, first.url, ["--reconnect"]);
       const reader = await startClient(b, first.url, ["--reconnect"]);

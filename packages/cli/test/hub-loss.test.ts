@@ -1,7 +1,7 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, startClient, stderrLines } from "./helpers/cli.js";
+import { killAll, makeFolders, removeTempDirs, startClient, stderrLines } from "./helpers/cli.js";
 import { TRANSPORTS } from "./helpers/transports.js";
 import { waitUntil } from "./helpers/tree.js";
 
@@ -10,18 +10,11 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
-
 describe.each(TRANSPORTS)("losing the hub, over $name", (transport) => {
   transport.useHooks();
 
   it("exits 3 when the hub is killed (SIGKILL)", async () => {
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     const { hub, url } = await transport.startHub(transport.fastLossArgs);
     const clients = [await startClient(a!, url), await startClient(b!, url)];
     const killedAt = Date.now();
@@ -39,7 +32,7 @@ describe.each(TRANSPORTS)("losing the hub, over $name", (transport) => {
   });
 
   it("exits 3 within the heartbeat timeout when the hub freezes (SIGSTOP, no TCP close)", async () => {
-    const [a] = await dirs("a");
+    const [a] = await makeFolders("a");
     const { hub, url } = await transport.startHub(["--heartbeat-ms", "200", "--timeout-ms", "1500"]);
     const client = await startClient(a!, url);
     const frozenAt = Date.now();
@@ -54,7 +47,7 @@ describe.each(TRANSPORTS)("losing the hub, over $name", (transport) => {
   });
 
   it("with --reconnect keeps running and converges through a new hub at the same address", async () => {
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     await writeFile(nodePath.join(a!, "before.txt"), "before the loss\n");
     const first = await transport.startHub(transport.fastLossArgs);
     const clientA = await startClient(a!, first.url, ["--reconnect"]);

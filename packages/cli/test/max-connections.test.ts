@@ -1,7 +1,7 @@
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, spawnCli, startClient, stderrLines } from "./helpers/cli.js";
+import { killAll, makeFolders, removeTempDirs, spawnCli, startClient, stderrLines } from "./helpers/cli.js";
 import { TRANSPORTS } from "./helpers/transports.js";
 import { waitForConvergence } from "./helpers/tree.js";
 
@@ -14,13 +14,7 @@ describe.each(TRANSPORTS)("serve --max-connections, over $name", (transport) => 
   transport.useHooks();
 
   it("turns the connection beyond the limit away with exit 3 and one line; with --reconnect it joins once there is room", async () => {
-    const root = await makeTempDir();
-    const [a, refused, patient] = ["a", "refused", "patient"].map((n) => nodePath.join(root, n)) as [
-      string,
-      string,
-      string,
-    ];
-    for (const d of [a, refused, patient]) await mkdir(d);
+    const [a, refused, patient] = (await makeFolders("a", "refused", "patient")) as [string, string, string];
     await writeFile(nodePath.join(a, "kept.txt"), "held by the only client the hub has room for\n");
     const { url } = await transport.startHub(["--max-connections", "1"]);
     const first = await startClient(a, url);

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type NatsCluster, startNatsCluster } from "../../transport-nats/test/helpers/nats-cluster.js";
 import { requireNatsServer, stopAllNatsServers } from "../../transport-nats/test/helpers/nats-server.js";
-import { killAll, makeTempDir, REPO_DIR, removeTempDirs, spawnCli, startClient } from "./helpers/cli.js";
+import { killAll, makeFolders, REPO_DIR, removeTempDirs, spawnCli, startClient } from "./helpers/cli.js";
 import { waitForConvergence } from "./helpers/tree.js";
 
 const hasNats = requireNatsServer();
@@ -24,13 +24,6 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
-
 /** Every file of `written` has exactly these bytes in every folder. */
 async function expectSameBytes(
   folders: readonly string[],
@@ -49,7 +42,7 @@ describe.skipIf(!hasNats)("distsync on a 3-node NATS cluster (the docs' configur
     const [nodeA, nodeB, nodeC] = cluster.nodes;
     const hub = spawnCli(["serve", "--nats", nodeA!.url]);
     await hub.waitForEvent((e) => e.event === "listening", 10_000, "the hub to listen on node a");
-    const [x, y] = await dirs("x", "y");
+    const [x, y] = await makeFolders("x", "y");
     const written = new Map<string, Buffer>([
       ["hello.txt", Buffer.from("from node b to node c\n")],
       // Chunked by core into several frames near max_payload, fetched through the routes.

@@ -11,7 +11,7 @@ import {
 import {
   type CliProcess,
   killAll,
-  makeTempDir,
+  makeFolders,
   removeTempDirs,
   spawnCli,
   startClient,
@@ -53,13 +53,6 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
-
 /** The server's log lines that report a slow consumer (nats-server 2.9: "Slow Consumer Detected"). */
 async function slowConsumerLines(nats: NatsServer): Promise<string[]> {
   const log = await readFile(nats.logFile, "utf8").catch(() => "");
@@ -85,7 +78,7 @@ interface Scene {
  */
 async function stallUntilCut(stalledArgs: readonly string[]): Promise<Scene> {
   const nats = server!;
-  const [a, b, c] = await dirs("writer", "stalled", "observer");
+  const [a, b, c] = await makeFolders("writer", "stalled", "observer");
   const hub = spawnCli(["serve", "--nats", nats.url, "--timeout-ms", "30000"]);
   await hub.waitForEvent((e) => e.event === "listening", 10_000, "the hub to listen");
   await writeFile(nodePath.join(a!, "seed.txt"), "before the stall\n");

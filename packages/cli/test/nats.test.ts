@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -6,7 +6,7 @@ import {
   startNatsServer,
   stopAllNatsServers,
 } from "../../transport-nats/test/helpers/nats-server.js";
-import { killAll, makeTempDir, removeTempDirs, spawnCli, startClient, stderrLines } from "./helpers/cli.js";
+import { killAll, makeFolders, removeTempDirs, spawnCli, startClient, stderrLines } from "./helpers/cli.js";
 import { currentNatsServer, nats } from "./helpers/transports.js";
 import { waitUntil } from "./helpers/tree.js";
 
@@ -18,13 +18,6 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
-
 const text = (path: string) => readFile(path, "utf8").catch(() => "");
 
 describe.skipIf(!hasNats)("distsync on NATS", () => {
@@ -35,7 +28,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
     const hub = spawnCli(["serve", "--nats", server.url], { json: false });
     await waitUntil(() => hub.stray.length > 0, 10_000, "the listening line");
     expect(hub.stray[0]).toBe(`listening on ${server.url}`);
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     await writeFile(nodePath.join(a!, "hello.txt"), "hello over NATS\n");
     await startClient(a!, server.url);
     await startClient(b!, server.url);
@@ -48,7 +41,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
 
   it("kill nats-server mid-sync: clients exit 3 at once, the hub keeps running", async () => {
     const server = currentNatsServer();
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     const { hub, url } = await nats.startHub();
     const clients = [await startClient(a!, url), await startClient(b!, url)];
     const killedAt = Date.now();
@@ -67,7 +60,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
 
   it("with --reconnect, clients keep running and converge after nats-server restarts on the same port", async () => {
     const server = currentNatsServer();
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     await writeFile(nodePath.join(a!, "before.txt"), "before the loss\n");
     const { hub, url } = await nats.startHub();
     const clientA = await startClient(a!, url, ["--reconnect"]);
@@ -110,7 +103,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
   });
 
   it("a client exits 3 with 'no hub is listening' when no hub runs on the prefix", async () => {
-    const [a] = await dirs("a");
+    const [a] = await makeFolders("a");
     const client = spawnCli([
       "sync",
       a!,
@@ -132,7 +125,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
     await waitUntil(() => hub.stray.length > 0, 10_000, "the listening line");
     // The password never shows: not in the listening line, not in any message below.
     expect(hub.stray[0]).toBe(`listening on nats://u:***@127.0.0.1:${secured.port}`);
-    const [a, b, refused] = await dirs("a", "b", "refused");
+    const [a, b, refused] = await makeFolders("a", "b", "refused");
     await writeFile(nodePath.join(a!, "note.txt"), "through an authenticated server\n");
     await startClient(a!, withCreds, ["--subject-prefix", "team.a"]);
     // `{ "server": "nats://…" }` in distsync.config.json swaps the transport with no flag.
@@ -159,7 +152,7 @@ describe.skipIf(!hasNats)("distsync on NATS", () => {
 
   it("passes a NATS auth token with --nats-token or DISTSYNC_NATS_TOKEN", async () => {
     const secured = await startNatsServer({ args: ["--auth", "nats-s3cret"] });
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     const hub = spawnCli(["serve", "--nats", secured.url, "--nats-token", "nats-s3cret"]);
     await hub.waitForEvent((e) => e.event === "listening");
     await writeFile(nodePath.join(a!, "t.txt"), "token\n");

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, startClient } from "./helpers/cli.js";
+import { killAll, makeFolders, removeTempDirs, startClient } from "./helpers/cli.js";
 import { TRANSPORTS } from "./helpers/transports.js";
 import { waitForConvergence, waitUntil } from "./helpers/tree.js";
 
@@ -9,13 +9,6 @@ afterEach(async () => {
   await killAll();
   await removeTempDirs();
 });
-
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
 
 const exists = (path: string) =>
   stat(path).then(
@@ -32,7 +25,7 @@ describe.each(TRANSPORTS)("changes made while a client was stopped, over $name",
   ] as const)(
     "are noticed at its next start when it was %s: an offline deletion is deleted everywhere, a file restored from an old backup wins",
     async (_, signal) => {
-      const [a, b] = await dirs("a", "b");
+      const [a, b] = await makeFolders("a", "b");
       await writeFile(nodePath.join(a!, "deleted-offline.txt"), "delete me while b is stopped\n");
       await writeFile(nodePath.join(a!, "restored.txt"), "the current version\n");
       await writeFile(nodePath.join(a!, "untouched.txt"), "stays\n");
@@ -72,7 +65,7 @@ describe.each(TRANSPORTS)("changes made while a client was stopped, over $name",
   );
 
   it("a client without a saved index (a new folder) never deletes what the hub has", async () => {
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     await writeFile(nodePath.join(a!, "shared.txt"), "from a\n");
     const { url } = await transport.startHub();
     await startClient(a!, url);

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, startClient, startHub } from "./helpers/cli.js";
+import { killAll, makeFolders, removeTempDirs, startClient, startHub } from "./helpers/cli.js";
 
 afterEach(async () => {
   await killAll();
@@ -13,13 +13,7 @@ const BIG_BYTES = 128 * 1024 * 1024;
 
 describe("a small change made during a large transfer", () => {
   it("reaches the other client before the large file does", async () => {
-    const root = await makeTempDir();
-    const [a, b, staging] = ["a", "b", "staging"].map((n) => nodePath.join(root, n)) as [
-      string,
-      string,
-      string,
-    ];
-    for (const d of [a, b, staging]) await mkdir(d);
+    const [a, b, staging] = (await makeFolders("a", "b", "staging")) as [string, string, string];
     const { url } = await startHub();
     const writer = await startClient(a, url);
     const reader = await startClient(b, url);

@@ -2,7 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { killAll, makeTempDir, removeTempDirs, spawnCli, startClient, stderrLines } from "./helpers/cli.js";
+import {
+  killAll,
+  makeFolders,
+  makeTempDir,
+  removeTempDirs,
+  spawnCli,
+  startClient,
+  stderrLines,
+} from "./helpers/cli.js";
 import { TRANSPORTS } from "./helpers/transports.js";
 import { waitForConvergence, waitUntil } from "./helpers/tree.js";
 
@@ -13,18 +21,11 @@ afterEach(async () => {
 
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-async function dirs(...names: string[]): Promise<string[]> {
-  const root = await makeTempDir();
-  const out = names.map((n) => nodePath.join(root, n));
-  for (const d of out) await mkdir(d);
-  return out;
-}
-
 describe.each(TRANSPORTS)("serve --state-dir, over $name", (transport) => {
   transport.useHooks();
 
   it("loses no acknowledged change to kill -9: a new client of the restarted hub gets every file, and no deleted one", async () => {
-    const [a, c] = await dirs("a", "c");
+    const [a, c] = await makeFolders("a", "c");
     const state = nodePath.join(await makeTempDir(), "state");
     const first = await transport.startHub(["--state-dir", state, ...transport.fastLossArgs]);
     const writer = await startClient(a!, first.url);
@@ -57,7 +58,7 @@ describe.each(TRANSPORTS)("serve --state-dir, over $name", (transport) => {
   });
 
   it("clients that reconnect to the restarted hub re-join where they left off: no re-upload, no conflict", async () => {
-    const [a, b] = await dirs("a", "b");
+    const [a, b] = await makeFolders("a", "b");
     const state = nodePath.join(await makeTempDir(), "state");
     const first = await transport.startHub(["--state-dir", state, ...transport.fastLossArgs]);
     for (let i = 0; i < 20; i++) await writeFile(nodePath.join(a!, `f${i}.txt`), `file ${i}\n`);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { fileURLToPath } from "node:url";
@@ -209,6 +209,14 @@ export async function makeTempDir(prefix = "distsync-cli-"): Promise<string> {
   const dir = await mkdtemp(nodePath.join(tmpdir(), prefix));
   tempDirs.push(dir);
   return dir;
+}
+
+/** Fresh empty folders named `names`, side by side in a new temp dir; removed with it. */
+export async function makeFolders(...names: string[]): Promise<string[]> {
+  const root = await makeTempDir();
+  const out = names.map((n) => nodePath.join(root, n));
+  for (const d of out) await mkdir(d);
+  return out;
 }
 
 export async function removeTempDirs(): Promise<void> {

@@ -679,17 +679,22 @@ export class HubSession {
     });
   }
 
+  /** Tells the client the hub holds no content `hash` (non-fatal: its download is retried). */
+  #contentMissing(hash: ContentHash): Promise<void> {
+    return this.send({
+      type: "error",
+      code: "content-missing",
+      message: `the hub holds no content ${hash}`,
+      fatal: false,
+      hash,
+    });
+  }
+
   /** Sends the manifest of stored content (relative to `base` when the store holds it too). */
   async #serveManifest(hash: ContentHash, base: ContentHash | undefined): Promise<void> {
     const pages = await manifestFor(this.#host.store, hash, base);
     if (!pages) {
-      await this.send({
-        type: "error",
-        code: "content-missing",
-        message: `the hub holds no content ${hash}`,
-        fatal: false,
-        hash,
-      });
+      await this.#contentMissing(hash);
       return;
     }
     for (const page of pages) {
@@ -705,13 +710,7 @@ export class HubSession {
   async #serve(hash: ContentHash, ranges?: [number, number][]): Promise<void> {
     const manifest = await this.#host.store.getManifest(hash);
     if (!manifest) {
-      await this.send({
-        type: "error",
-        code: "content-missing",
-        message: `the hub holds no content ${hash}`,
-        fatal: false,
-        hash,
-      });
+      await this.#contentMissing(hash);
       return;
     }
     const last = ranges?.[ranges.length - 1];

@@ -8,11 +8,16 @@ import { readProcUsage } from "./proc-usage.mjs";
 import { repoRoot } from "./repo-root.mjs";
 
 const cli = join(repoRoot, "packages/cli/dist/index.js");
+// BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every CLI process into <dir> (for finding where
+// a scenario's time goes; the figures of such a run are slower and not to be reported).
+const profileArgs = process.env.BENCH_CPU_PROF
+  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+  : [];
 
 /** Starts `distsync <args> --json`; `label` names it in errors and in the S6 figures. */
 export function startCli(args, { label = args[0] } = {}) {
   const child = cleanup.trackChild(
-    spawn(process.execPath, [cli, ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] }),
+    spawn(process.execPath, [...profileArgs, cli, ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] }),
   );
   const events = [];
   const listeners = new Set();

@@ -15,15 +15,17 @@ async function makeTempDir(): Promise<string> {
   return fsp.mkdtemp(nodePath.join(os.tmpdir(), "distsync-"));
 }
 
-runFileSystemConformance("node", async () => {
-  const dir = await makeTempDir();
-  const fs = await createNodeFileSystem(dir);
-  const teardown = async () => {
-    await fs.close();
-    await fsp.rm(dir, { recursive: true, force: true });
-  };
-  return { fs, teardown };
-});
+for (const watcher of ["directories", "chokidar"] as const) {
+  runFileSystemConformance(`node (${watcher} watcher)`, async () => {
+    const dir = await makeTempDir();
+    const fs = await createNodeFileSystem(dir, { watcher });
+    const teardown = async () => {
+      await fs.close();
+      await fsp.rm(dir, { recursive: true, force: true });
+    };
+    return { fs, teardown };
+  });
+}
 
 const p = (path: string): RelPath => validatePath(path);
 const encoder = new TextEncoder();
@@ -434,80 +436,82 @@ describe("NodeFileSystem", () => {
     );
   });
 
-  it("watch reports root-removed when the root is deleted", async () => {
-    const { root, fs } = await open();
-    await write(fs, "a/f.txt", "f");
-    const events = await watch(fs);
-    await fsp.rm(root, { recursive: true });
-    await waitFor(() => events.some((event) => event.type === "root-removed"), { message: "root-removed" });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(events.filter((event) => event.type === "root-removed")).toHaveLength(1);
-  });
-
-  it("watch reports root-removed when an empty root is moved away or replaced", async () => {
-    const moved = await open();
-    const parked = await tempDir();
-    const movedEvents = await watch(moved.fs);
-    await fsp.rename(moved.root, nodePath.join(parked, "moved"));
-    await waitFor(() => movedEvents.some((event) => event.type === "root-removed"), {
-      message: "root-removed",
+  describe.each(["directories", "chokidar"] as const)("watch with the %s watcher", (kind) => {
+    it("watch reports root-removed when the root is deleted", async () => {
+      const { root, fs } = await open({ watcher: kind });
+      await write(fs, "a/f.txt", "f");
+      const events = await watch(fs);
+      await fsp.rm(root, { recursive: true });
+      await waitFor(() => events.some((event) => event.type === "root-removed"), { message: "root-removed" });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(events.filter((event) => event.type === "root-removed")).toHaveLength(1);
     });
 
-    const replaced = await open();
-    const replacedEvents = await watch(replaced.fs);
-    await fsp.rmdir(replaced.root);
-    await fsp.mkdir(replaced.root);
-    await waitFor(() => replacedEvents.some((event) => event.type === "root-removed"), {
-      message: "root-removed",
+    it("watch reports root-removed when an empty root is moved away or replaced", async () => {
+      const moved = await open({ watcher: kind });
+      const parked = await tempDir();
+      const movedEvents = await watch(moved.fs);
+      await fsp.rename(moved.root, nodePath.join(parked, "moved"));
+      await waitFor(() => movedEvents.some((event) => event.type === "root-removed"), {
+        message: "root-removed",
+      });
+
+      const replaced = await open({ watcher: kind });
+      const replacedEvents = await watch(replaced.fs);
+      await fsp.rmdir(replaced.root);
+      await fsp.mkdir(replaced.root);
+      await waitFor(() => replacedEvents.some((event) => event.type === "root-removed"), {
+        message: "root-removed",
+      });
+      expect(await replaced.fs.rootExists()).toBe(false);
     });
-    expect(await replaced.fs.rootExists()).toBe(false);
-  });
 
-  it("watch reports an editor-style save (temp file renamed over) for the final path", async () => {
-    const { root, fs } = await open();
-    await write(fs, "notes.txt", "v1");
-    const events = await watch(fs);
-    await fsp.writeFile(nodePath.join(root, "notes.txt.swp"), "v2");
-    await fsp.rename(nodePath.join(root, "notes.txt.swp"), nodePath.join(root, "notes.txt"));
-    await waitFor(
-      () =>
-        events.some(
-          (event) => (event.type === "change" || event.type === "add") && event.path === "notes.txt",
-        ),
-      { message: "a change for notes.txt" },
-    );
-  });
+    it("watch reports an editor-style save (temp file renamed over) for the final path", async () => {
+      const { root, fs } = await open({ watcher: kind });
+      await write(fs, "notes.txt", "v1");
+      const events = await watch(fs);
+      await fsp.writeFile(nodePath.join(root, "notes.txt.swp"), "v2");
+      await fsp.rename(nodePath.join(root, "notes.txt.swp"), nodePath.join(root, "notes.txt"));
+      await waitFor(
+        () =>
+          events.some(
+            (event) => (event.type === "change" || event.type === "add") && event.path === "notes.txt",
+          ),
+        { message: "a change for notes.txt" },
+      );
+    });
 
-  it("watch reports user edits in nested directories and never DistSync's own files", async () => {
-    const skipped: string[] = [];
-    const { root, fs } = await open({ onSkip: (path) => skipped.push(path) });
-    const events = await watch(fs);
-    await fsp.mkdir(nodePath.join(root, "x/y"), { recursive: true });
-    await fsp.writeFile(nodePath.join(root, "x/y/z.txt"), "z");
-    await fsp.mkdir(nodePath.join(root, ".distsync"));
-    await fsp.writeFile(nodePath.join(root, ".distsync/state"), "s");
-    await fsp.writeFile(nodePath.join(root, "x/.distsync-1.tmp"), "t");
-    await fsp.writeFile(nodePath.join(root, "bad\\name"), "b");
-    await waitFor(() => events.some((event) => event.type === "add" && event.path === "x/y/z.txt"));
-    await waitFor(() => skipped.includes("bad\\name"));
-    await fsp.unlink(nodePath.join(root, "x/y/z.txt"));
-    await waitFor(() => events.some((event) => event.type === "remove" && event.path === "x/y/z.txt"));
-    expect(events).toContainEqual({ type: "add", path: "x", kind: "directory" });
-    expect(events).toContainEqual({ type: "add", path: "x/y/z.txt", kind: "file" });
-    expect(events).toContainEqual({ type: "remove", path: "x/y/z.txt", kind: "file" });
-    expect(events.every((event) => "path" in event && !event.path.includes("distsync"))).toBe(true);
-    expect(events.every((event) => "path" in event && !event.path.includes("\\"))).toBe(true);
-  });
+    it("watch reports user edits in nested directories and never DistSync's own files", async () => {
+      const skipped: string[] = [];
+      const { root, fs } = await open({ watcher: kind, onSkip: (path) => skipped.push(path) });
+      const events = await watch(fs);
+      await fsp.mkdir(nodePath.join(root, "x/y"), { recursive: true });
+      await fsp.writeFile(nodePath.join(root, "x/y/z.txt"), "z");
+      await fsp.mkdir(nodePath.join(root, ".distsync"));
+      await fsp.writeFile(nodePath.join(root, ".distsync/state"), "s");
+      await fsp.writeFile(nodePath.join(root, "x/.distsync-1.tmp"), "t");
+      await fsp.writeFile(nodePath.join(root, "bad\\name"), "b");
+      await waitFor(() => events.some((event) => event.type === "add" && event.path === "x/y/z.txt"));
+      await waitFor(() => skipped.includes("bad\\name"));
+      await fsp.unlink(nodePath.join(root, "x/y/z.txt"));
+      await waitFor(() => events.some((event) => event.type === "remove" && event.path === "x/y/z.txt"));
+      expect(events).toContainEqual({ type: "add", path: "x", kind: "directory" });
+      expect(events).toContainEqual({ type: "add", path: "x/y/z.txt", kind: "file" });
+      expect(events).toContainEqual({ type: "remove", path: "x/y/z.txt", kind: "file" });
+      expect(events.every((event) => "path" in event && !event.path.includes("distsync"))).toBe(true);
+      expect(events.every((event) => "path" in event && !event.path.includes("\\"))).toBe(true);
+    });
 
-  it("watcher.close is idempotent and stops events", async () => {
-    const { root, fs } = await open();
-    const events: WatchEvent[] = [];
-    const watcher = await fs.watch((event) => events.push(event));
-    await watcher.close();
-    await watcher.close();
-    await fsp.writeFile(nodePath.join(root, "after.txt"), "x");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(events).toEqual([]);
+    it("watcher.close is idempotent and stops events", async () => {
+      const { root, fs } = await open({ watcher: kind });
+      const events: WatchEvent[] = [];
+      const watcher = await fs.watch((event) => events.push(event));
+      await watcher.close();
+      await watcher.close();
+      await fsp.writeFile(nodePath.join(root, "after.txt"), "x");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(events).toEqual([]);
+    });
   });
 });
 
@@ -543,7 +547,7 @@ describe("NodeFileSystem watch errors (chokidar replaced by a fake)", () => {
     const module = await import("../src/node/node-file-system.js");
     const root = await makeTempDir();
     dirs.push(root);
-    const fs = await module.createNodeFileSystem(root);
+    const fs = await module.createNodeFileSystem(root, { watcher: "chokidar" });
     closers.push(() => fs.close());
     const events: WatchEvent[] = [];
     const watcher = await fs.watch((event) => events.push(event));

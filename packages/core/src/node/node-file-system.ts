@@ -30,6 +30,7 @@ import { linkTargetProblem } from "../link-target.js";
 import { INTERNAL_PREFIX, isInternalPath, parentPath, pathProblem, STATE_DIR_NAME } from "../paths.js";
 import { foldPath, type NameFolding } from "../sync/name-rules.js";
 import type { RelPath } from "../types.js";
+import { startDirectoryWatcher } from "./directory-watcher.js";
 import { DEFAULT_SCAN_INTERVAL_MS, startScanWatcher } from "./scan-watcher.js";
 import { watchWithTrailingEvents } from "./trailing-watch-events.js";
 
@@ -55,6 +56,12 @@ export interface NodeFileSystemOptions {
   scanIntervalMs?: number;
   /** Skip the OS watcher and scan periodically from the start (tests, exotic mounts). Default false. */
   forceScanFallback?: boolean;
+  /**
+   * How the folder is watched: `"directories"`, one OS watch per directory and one `lstat` per
+   * event (see `startDirectoryWatcher`), or `"chokidar"`. Default `"directories"` on Linux, where
+   * it is tested, and `"chokidar"` elsewhere.
+   */
+  watcher?: "directories" | "chokidar";
   /**
    * The naming rules to advertise as the `platform` capability (the client skips received names
    * this OS cannot hold). Default `process.platform`; `"win32"` on another OS is for tests.
@@ -188,7 +195,9 @@ export interface NodeFileSystemRoot {
 /**
  * A folder on the local disk. Writes go to a temp file next to the target and are renamed into
  * place; nothing is ever read or written through a symbolic link or outside the root; `watch`
- * uses chokidar (inotify / FSEvents, no polling). Create one with {@link createNodeFileSystem}.
+ * uses the OS's notifications, never polling unless the OS refuses (one `fs.watch` per directory on
+ * Linux, chokidar elsewhere: `NodeFileSystemOptions.watcher`). Create one with
+ * {@link createNodeFileSystem}.
  */
 export class NodeFileSystem implements FileSystem {
   readonly capabilities: FileSystemCapabilities = {
@@ -204,6 +213,7 @@ export class NodeFileSystem implements FileSystem {
   readonly #pendingChecks = { value: 0 };
   readonly #scanIntervalMs: number;
   readonly #forceScan: boolean;
+  readonly #watcherKind: "directories" | "chokidar";
   /** Absolute paths of the temp files of writers still open: never taken for stale ones. */
   readonly #liveTemps = new Set<string>();
   /** Links already reported through `onSkip` as leading outside: one report per path. */
@@ -218,6 +228,7 @@ export class NodeFileSystem implements FileSystem {
     this.#fd = identity.fd;
     this.#scanIntervalMs = options.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
     this.#forceScan = options.forceScanFallback ?? false;
+    this.#watcherKind = options.watcher ?? (process.platform === "linux" ? "directories" : "chokidar");
     this.#beforeRename = options.beforeRenameForTests;
     this.capabilities = {
       ...this.capabilities,
@@ -585,6 +596,8 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async watch(listener: (event: WatchEvent) => void): Promise<Watcher> {
+    // Only chokidar drops the last write of a quick burst (see trailing-watch-events).
+    if (this.#watcherKind === "directories") return this.#watchRaw(listener);
     return watchWithTrailingEvents(
       { stat: (path) => this.stat(path), watch: (inner) => this.#watchRaw(inner) },
       listener,
@@ -627,6 +640,58 @@ export class NodeFileSystem implements FileSystem {
         },
       };
     }
+    const emitRootRemoved = (): void => {
+      if (rootRemoved) return;
+      rootRemoved = true;
+      emit({ type: "root-removed" });
+    };
+    const checkRoot = (): void => {
+      void this.rootExists().then((exists) => {
+        if (!exists) emitRootRemoved();
+      });
+    };
+    // The root's own inotify watch says nothing when the root is deleted while `close()` has not
+    // released the descriptor pinning it, so also watch the parent (one watch, not recursive) for
+    // the root's name going away or being replaced.
+    const parentWatcher = watchParent(root, checkRoot);
+    if (this.#watcherKind === "directories") {
+      /** Set once the OS refused a watch for good and a periodic scan replaced the watcher. */
+      let fallback: Promise<Watcher | undefined> | undefined;
+      let started = false;
+      const directories: Promise<Watcher> = startDirectoryWatcher({
+        root,
+        emit: (event) => {
+          if (fallback === undefined) emit(event);
+        },
+        onSkip: this.#onSkip,
+        onRootEvent: checkRoot,
+        onLimit: (error) => {
+          if (fallback !== undefined || closed) return;
+          emit({ type: "error", error: watchError(root, error, this.#scanIntervalMs) });
+          // A fallback after the start may have missed changes already: announce every entry once.
+          const announce = started;
+          fallback = directories
+            .then((watcher) => watcher.close())
+            .catch(() => {})
+            .then(() => (closed ? undefined : startScan(announce)));
+        },
+      });
+      await directories;
+      started = true;
+      if (fallback !== undefined) await fallback;
+      return {
+        close: () => {
+          closed = true;
+          parentWatcher?.close();
+          closing ??= (async () => {
+            await (await directories).close();
+            const scanner = await fallback?.catch(() => undefined);
+            await scanner?.close();
+          })();
+          return closing;
+        },
+      };
+    }
 
     const watcher: FSWatcher = chokidarWatch(root, {
       ignoreInitial: true,
@@ -642,20 +707,6 @@ export class NodeFileSystem implements FileSystem {
     /** Set once the OS watcher failed for good and a periodic scan replaced it. */
     let fallback: Promise<Watcher | undefined> | undefined;
     let ready = false;
-    const emitRootRemoved = (): void => {
-      if (rootRemoved) return;
-      rootRemoved = true;
-      emit({ type: "root-removed" });
-    };
-    const checkRoot = (): void => {
-      void this.rootExists().then((exists) => {
-        if (!exists) emitRootRemoved();
-      });
-    };
-    // The root's own inotify watch says nothing when the root is deleted while `close()` has not
-    // released the descriptor pinning it, so also watch the parent (one watch, not recursive) for
-    // the root's name going away or being replaced.
-    const parentWatcher = watchParent(root, checkRoot);
 
     watcher.on("all", (name, absolute) => {
       if (fallback !== undefined) return;

@@ -172,6 +172,19 @@ describe("NodeContentStore", () => {
     ).rejects.toThrow(/not a content hash/);
   });
 
+  it("stores a chunk again after its prefix directory was removed behind its back", async () => {
+    const dir = await tempDir();
+    const store = new NodeContentStore(dir);
+    await store.open();
+    const raw = { size: 1, encoding: "raw" as const, data: new Uint8Array([7]) };
+    await store.putChunk(`33${"0".repeat(62)}`, raw);
+    await rm(join(dir, "chunks", "33"), { recursive: true });
+    const second = `33${"1".repeat(62)}`;
+    await store.putChunk(second, raw);
+    expect([...((await store.getChunk(second))?.data ?? [])]).toEqual([7]);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
   it("removes temp files a crash left behind when it opens", async () => {
     const dir = await tempDir();
     const store = new NodeContentStore(dir);

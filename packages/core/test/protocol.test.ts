@@ -1,7 +1,8 @@
 import { deflateSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { Chunker } from "../src/content/chunker.js";
-import { decodeChunk, encodeChunk } from "../src/content/compression.js";
+import { decodeChunk, encodeChunk, isIncompressible } from "../src/content/compression.js";
+import { sha256, toHex } from "../src/content/hash.js";
 import { hashBytes } from "../src/content/read-content.js";
 import { ContentError, PathNotAllowedError, ProtocolError } from "../src/errors.js";
 import { decodeMessage, encodeMessage } from "../src/protocol/codec.js";
@@ -183,12 +184,53 @@ describe("chunking", () => {
   });
 });
 
+describe("sha256", () => {
+  it("gives the same digests in place (small inputs) and through WebCrypto (larger ones)", async () => {
+    // FIPS 180-2 test vectors, then sizes on both sides of the 16 KiB in-place limit.
+    expect(toHex(await sha256(new TextEncoder().encode("abc")))).toBe(
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+    expect(toHex(await sha256(new Uint8Array(0)))).toBe(
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    );
+    for (const size of [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000]) {
+      const data = random(size, size);
+      const webCrypto = new Uint8Array(await crypto.subtle.digest("SHA-256", data.slice()));
+      expect(await sha256(data), `${size} bytes`).toEqual(webCrypto);
+      // A view into a larger buffer hashes only its own bytes.
+      const inner = new Uint8Array(size + 20);
+      inner.set(data, 10);
+      expect(await sha256(inner.subarray(10, 10 + size)), `${size} bytes, offset view`).toEqual(webCrypto);
+    }
+  });
+});
+
 describe("compression", () => {
   it("compresses text, sends random data raw", () => {
     const text = new TextEncoder().encode("hello world ".repeat(10_000));
     expect(encodeChunk(text).encoding).toBe("deflate");
     expect(encodeChunk(random(100_000, 5)).encoding).toBe("raw");
     expect(encodeChunk(text, "never").encoding).toBe("raw");
+  });
+
+  it("judges a small chunk by its byte entropy: random raw, text and short repeats compressed", () => {
+    for (const size of [1024, 4096, 8192]) {
+      expect(isIncompressible(random(size, size)), `random ${size}`).toBe(true);
+      expect(encodeChunk(random(size, size + 1)).encoding, `random ${size}`).toBe("raw");
+    }
+    const words = "the quick brown fox jumps over the lazy dog; ";
+    const text = new TextEncoder().encode(words.repeat(100).slice(0, 4096));
+    expect(isIncompressible(text)).toBe(false);
+    expect(encodeChunk(text).encoding).toBe("deflate");
+    const base64 = new TextEncoder().encode(btoa(String.fromCharCode(...random(3000, 9))).slice(0, 4096));
+    expect(isIncompressible(base64)).toBe(false);
+    expect(encodeChunk(base64).encoding).toBe("deflate");
+    // Below 1 KiB no test is worth it: deflate decides (random stays raw through its saving check).
+    expect(isIncompressible(random(900, 3))).toBe(false);
+    expect(encodeChunk(random(900, 3)).encoding).toBe("raw");
+    // Larger chunks are still judged by a deflated sample.
+    expect(isIncompressible(random(100_000, 4))).toBe(true);
+    expect(isIncompressible(new TextEncoder().encode(words.repeat(1000)))).toBe(false);
   });
 
   it("round-trips through decodeChunk", () => {

@@ -20,14 +20,41 @@ export type ChunkEncoder = (
   policy: CompressionPolicy,
 ) => EncodedChunk | Promise<EncodedChunk>;
 
+/** Below this, deflating the whole chunk is cheaper than any test. */
+const ENTROPY_MIN_BYTES = 1024;
 /**
- * Whether a sample of the chunk shows it will not compress (random, already compressed or
- * encrypted data). Deflate runs at ~40 MiB/s on random data here: a small sample decides cheaply.
+ * Bits per byte above which a small chunk counts as incompressible. Random bytes measure 7.8–8
+ * over 1–8 KiB; text 4–5.5, base64 ~6. Deflate cannot save 5 % on data above ~7.6.
+ */
+const ENTROPY_MAX_BITS = 7.6;
+
+/**
+ * Whether the chunk will not compress (random, already compressed or encrypted data). Deflate runs
+ * at ~40 MiB/s on random data here, so: a chunk of up to 8 KiB (a small file) is judged by its byte
+ * entropy, ~50× cheaper than deflating it; a larger one by deflating a 4 KiB sample. Entropy misses
+ * what only repeats compress (the same random block twice); such a small chunk travels raw.
  */
 export function isIncompressible(chunk: Uint8Array): boolean {
-  if (chunk.length <= SAMPLE_BYTES * 2) return false;
+  if (chunk.length <= SAMPLE_BYTES * 2) {
+    return chunk.length >= ENTROPY_MIN_BYTES && byteEntropy(chunk) > ENTROPY_MAX_BITS;
+  }
   const sample = deflateSync(chunk.subarray(0, SAMPLE_BYTES), { level: 1 });
   return sample.length > SAMPLE_BYTES * (1 - MIN_SAVING);
+}
+
+/** Shannon entropy of the byte values, in bits per byte (0–8). */
+function byteEntropy(data: Uint8Array): number {
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < data.length; i++) {
+    const value = data[i] as number;
+    counts[value] = (counts[value] as number) + 1;
+  }
+  let bits = 0;
+  for (let i = 0; i < 256; i++) {
+    const count = counts[i] as number;
+    if (count > 0) bits -= count * Math.log2(count / data.length);
+  }
+  return bits / data.length;
 }
 
 /**

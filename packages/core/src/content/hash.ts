@@ -8,8 +8,37 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** SHA-256 through WebCrypto: native speed in Node and browsers, without importing `node:crypto`. */
+/** Inputs up to this size are hashed at once on the calling thread when the runtime allows it. */
+const SYNC_HASH_MAX_BYTES = 16 * 1024;
+
+interface SyncHash {
+  update(data: Uint8Array): SyncHash;
+  digest(): Uint8Array;
+}
+
+/**
+ * Node's synchronous `createHash`, found at run time (`process.getBuiltinModule`, Node ≥ 20.16) so
+ * that this entry imports no Node built-in; `undefined` in browsers. A WebCrypto digest is a job on
+ * another thread: ~40–60 µs per call here whatever the size, against ~9 µs for 4 KiB in place —
+ * most of the hashing time of many small files.
+ */
+const createSyncHash: ((algorithm: "sha256") => SyncHash) | undefined = (() => {
+  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const crypto = runtime?.getBuiltinModule?.("node:crypto") as
+    | { createHash?: (algorithm: string) => SyncHash }
+    | undefined;
+  return crypto?.createHash;
+})();
+
+/**
+ * SHA-256: small inputs in place through Node's hash when present, the rest through WebCrypto (off
+ * the main thread, and native in browsers), without importing `node:crypto`.
+ */
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  if (createSyncHash !== undefined && data.length <= SYNC_HASH_MAX_BYTES) {
+    const digest = createSyncHash("sha256").update(data).digest();
+    return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  }
   // WebCrypto wants an ArrayBuffer-backed view; a copy is cheaper than a wrong digest.
   const view = data.buffer instanceof ArrayBuffer ? (data as Uint8Array<ArrayBuffer>) : data.slice();
   return new Uint8Array(await crypto.subtle.digest("SHA-256", view));

@@ -22,6 +22,8 @@ export class NodeContentStore implements ContentStore {
   /** Hashes known to be on disk, so repeated checks cost no system call. */
   readonly #knownChunks = new Set<string>();
   readonly #knownManifests = new Set<string>();
+  /** Prefix directories known to exist: a `mkdir` per stored chunk was a tenth of a hub's time. */
+  readonly #prefixes = new Set<string>();
   #ready: Promise<void> | undefined;
 
   /**
@@ -175,13 +177,26 @@ export class NodeContentStore implements ContentStore {
     }
     await file.close();
     const dir = join(this.#dir, kind, hash.slice(0, 2));
-    // A prefix directory created now is itself a new entry of its parent.
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined && this.#durable) await syncDirectory(join(this.#dir, kind));
-    await rename(temp, final);
+    try {
+      if (!this.#prefixes.has(dir)) await this.#makePrefix(kind, dir);
+      await rename(temp, final);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || !this.#prefixes.has(dir)) throw error;
+      // The prefix directory was removed behind our back: make it again.
+      this.#prefixes.delete(dir);
+      await this.#makePrefix(kind, dir);
+      await rename(temp, final);
+    }
     // The rename is durable only once its directory is: without this, a power loss could lose a
     // chunk the journal already relies on.
     if (this.#durable) await syncDirectory(dir);
+  }
+
+  async #makePrefix(kind: string, dir: string): Promise<void> {
+    // A prefix directory created now is itself a new entry of its parent.
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined && this.#durable) await syncDirectory(join(this.#dir, kind));
+    this.#prefixes.add(dir);
   }
 
   async #list(kind: string): Promise<string[]> {

@@ -170,7 +170,8 @@ Options:
                        sample shows it does not compress. always: deflate whatever saves 5 %.
                        never: send raw bytes (a fast link where the CPU is the bottleneck).
   --settle-ms N        Quiet time a changed file needs before it is read and sent. Default 5
-                       (a file above 64 KiB modified in the last 50 ms waits for 50 quiet ms).
+                       (a file above 64 KiB, or empty, modified in the last 50 ms waits for 50
+                       quiet ms).
   --ignore PATTERN     Leave paths matching PATTERN (gitignore syntax) alone in this folder only;
                        repeat for several. Rules every client shares go in .distsyncignore at the
                        top of the folder (it syncs; a change applies at once). .git/ is ignored

@@ -55,9 +55,10 @@ export { foldPath, unsupportedNameReason, unsupportedPathReason } from "./sync/n
 
 export const VERSION = "0.1.0";
 
+export type { ChunkBlocks, ChunkBlocksAnswer, ChunkBlocksRequest } from "./content/chunk-blocks.js";
 export type { ChunkEncoder, CompressionPolicy, EncodedChunk } from "./content/compression.js";
 export type { ChunkList } from "./content/manifest.js";
-export type { ReadResult } from "./content/read-content.js";
+export type { ReadContentOptions, ReadResult } from "./content/read-content.js";
 export type { EventMap, Unsubscribe } from "./emitter.js";
 export type { ErrorCode } from "./errors.js";
 export type {

@@ -7,6 +7,7 @@ const client = createClient({
   transport: createWebSocketClientTransport({ url: "ws://hub.lan:7420" }),
   fs: await createNodeFileSystem("./shared"),
   encodeChunk: pool.encode, // large uploads are deflated in the workers
+  chunkBlocks: pool.chunkBlocks, // large files are cut and hashed in the workers
 });
 await client.start();
 // … later

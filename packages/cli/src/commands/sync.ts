@@ -74,7 +74,8 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
   let statusFiles: { stop(): Promise<void> } | undefined;
   // Never the password or token of a `nats://user:pass@…` URL in a message.
   let hubUrl = server === undefined ? "the embedded hub" : redactUrl(server);
-  // Compression of large uploads runs in worker threads: the event loop stays free for heartbeats.
+  // Compression of large uploads, and the chunking and hashing of large files, run in worker
+  // threads: the event loop stays free for heartbeats and other changes.
   const compressor = createCompressionPool();
   try {
     let local: (() => ClientTransport) | undefined;
@@ -115,6 +116,7 @@ export async function sync(options: SyncOptions, context: CommandContext): Promi
         reconnect: options.reconnect,
         logger: clientLog,
         encodeChunk: compressor.encode,
+        chunkBlocks: compressor.chunkBlocks,
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
         ...(options.allowMassDelete ? { massDeletionGuard: false as const } : {}),

@@ -60,6 +60,22 @@ export function findCutPoint(data: Uint8Array, start: number, end: number): numb
 }
 
 /**
+ * Where `Chunker` cuts `data` (the bytes after the last cut so far): the end of each chunk, in
+ * order. Without `final` it cuts only where a full maximum-size window lies ahead (more bytes may
+ * follow, and they could move a cut); with it, up to the end. Shared by `Chunker` and the worker
+ * threads of `createCompressionPool`, so both cut at the same places.
+ */
+export function cutPoints(data: Uint8Array, final: boolean): number[] {
+  const cuts: number[] = [];
+  let start = 0;
+  while (final ? start < data.length : data.length - start > CHUNK_MAX_BYTES) {
+    start = findCutPoint(data, start, data.length);
+    cuts.push(start);
+  }
+  return cuts;
+}
+
+/**
  * Splits a byte stream into content-defined chunks. Push blocks of any size; each call returns the
  * chunks completed so far; `finish` returns the rest. Memory stays below two maximum chunks plus
  * the pushed block.
@@ -71,9 +87,7 @@ export class Chunker {
     const data = this.#pending.length === 0 ? block : concat(this.#pending, block);
     const chunks: Uint8Array[] = [];
     let start = 0;
-    // Only cut where a full maximum-size window is available, or the cut is content-defined.
-    while (data.length - start > CHUNK_MAX_BYTES) {
-      const cut = findCutPoint(data, start, data.length);
+    for (const cut of cutPoints(data, false)) {
       chunks.push(data.slice(start, cut));
       start = cut;
     }
@@ -86,8 +100,7 @@ export class Chunker {
     this.#pending = new Uint8Array(0);
     const chunks: Uint8Array[] = [];
     let start = 0;
-    while (start < data.length) {
-      const cut = findCutPoint(data, start, data.length);
+    for (const cut of cutPoints(data, true)) {
       chunks.push(data.slice(start, cut));
       start = cut;
     }

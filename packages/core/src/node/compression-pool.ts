@@ -1,12 +1,17 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import {
+  type ChunkBlocksAnswer,
+  type ChunkBlocksRequest,
+  chunkBlocksInThread,
+} from "../content/chunk-blocks.js";
+import {
   type CompressionPolicy,
   type EncodedChunk,
   encodeChunk,
   isIncompressible,
 } from "../content/compression.js";
-import type { CompressRequest } from "./compression-worker.js";
+import type { ChunkAnswer, WorkerAnswer, WorkerRequest } from "./compression-worker.js";
 
 /** Chunks below this are deflated on the calling thread: a worker round trip costs more. */
 const WORKER_MIN_BYTES = 16 * 1024;
@@ -17,23 +22,36 @@ export interface CompressionPoolOptions {
 }
 
 /**
- * Compresses outgoing chunks in worker threads with the same fflate deflate as `encodeChunk`, so
- * a large upload of compressible data never holds up the event loop (heartbeats, other changes).
- * Pass `encode` as the client's `encodeChunk` option; `close` stops the workers.
+ * Compresses outgoing chunks, and cuts and hashes large files, in worker threads with the same
+ * fflate deflate as `encodeChunk` and the same chunking and SHA-256 as `readContent`, so a large
+ * upload or a large file to hash never holds up the event loop (heartbeats, other changes). Pass
+ * `encode` as the client's `encodeChunk` option and `chunkBlocks` as its `chunkBlocks` option;
+ * `close` stops the workers (later calls run on the calling thread).
  */
 export interface CompressionPool {
   encode(chunk: Uint8Array, policy: CompressionPolicy): Promise<EncodedChunk>;
+  /**
+   * Cuts `rest` + `block` into chunks and digests them in a worker (see `ChunkBlocks`). The
+   * request's buffers are moved to the worker, not copied: the caller must not use them after.
+   */
+  chunkBlocks(request: ChunkBlocksRequest): Promise<ChunkBlocksAnswer>;
   close(): Promise<void>;
 }
 
 interface Pending {
-  resolve: (chunk: EncodedChunk) => void;
+  worker: Worker;
+  resolve: (answer: WorkerAnswer) => void;
   reject: (error: Error) => void;
 }
 
-type WorkerAnswer =
-  | { id: number; encoding: EncodedChunk["encoding"]; data: Uint8Array }
-  | { id: number; error: string };
+/** `bytes` with a buffer of its own, so that moving it to a worker detaches (or copies) no more. */
+function owned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    bytes.buffer instanceof ArrayBuffer
+    ? bytes
+    : bytes.slice();
+}
 
 export function createCompressionPool(options: CompressionPoolOptions = {}): CompressionPool {
   const count = Math.max(1, options.threads ?? Math.min(4, availableParallelism() - 1));
@@ -44,9 +62,13 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
   let turn = 0;
   let closed = false;
 
-  const failAll = (error: Error) => {
-    for (const p of pending.values()) p.reject(error);
-    pending.clear();
+  /** Rejects the requests posted to `worker` (to any worker without it). */
+  const fail = (error: Error, worker?: Worker) => {
+    for (const [id, p] of pending) {
+      if (worker !== undefined && p.worker !== worker) continue;
+      pending.delete(id);
+      p.reject(error);
+    }
   };
   const start = (): Worker => {
     const worker = new Worker(url);
@@ -56,15 +78,15 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
       const p = pending.get(answer.id);
       if (!p) return;
       pending.delete(answer.id);
-      if ("error" in answer) p.reject(new Error(`compression failed: ${answer.error}`));
-      else p.resolve({ encoding: answer.encoding, data: answer.data });
+      if ("error" in answer) p.reject(new Error(`worker request failed: ${answer.error}`));
+      else p.resolve(answer);
     });
     // A worker that died is dropped (a new one starts when needed): a request posted to it would
     // never be answered.
     const drop = (error: Error) => {
       const at = workers.indexOf(worker);
       if (at !== -1) workers.splice(at, 1);
-      failAll(error);
+      fail(error, worker);
     };
     worker.on("error", drop);
     worker.on("messageerror", drop);
@@ -73,29 +95,51 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
     });
     return worker;
   };
+  const post = async (request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerAnswer> => {
+    if (workers.length < count) workers.push(start());
+    const worker = workers[turn++ % workers.length] as Worker;
+    const answer = new Promise<WorkerAnswer>((resolve, reject) =>
+      pending.set(request.id, { worker, resolve, reject }),
+    );
+    worker.ref();
+    try {
+      worker.postMessage(request, transfer);
+      return await answer;
+    } finally {
+      pending.delete(request.id);
+      if (pending.size === 0) for (const w of workers) w.unref();
+    }
+  };
 
   return {
     async encode(chunk, policy) {
       if (closed || policy === "never" || chunk.length < WORKER_MIN_BYTES) return encodeChunk(chunk, policy);
       // The incompressibility sample is cheap: random data never pays for the trip to a worker.
       if (policy === "auto" && isIncompressible(chunk)) return { encoding: "raw", data: chunk };
-      if (workers.length < count) workers.push(start());
-      const worker = workers[turn++ % workers.length] as Worker;
-      const id = nextId++;
-      const answer = new Promise<EncodedChunk>((resolve, reject) => pending.set(id, { resolve, reject }));
-      worker.ref();
-      try {
-        // The sample is taken: the worker only deflates (and keeps raw bytes when that saves < 5 %).
-        const request: CompressRequest = { id, data: chunk, policy: "always" };
-        worker.postMessage(request);
-        return await answer;
-      } finally {
-        if (pending.size === 0) for (const w of workers) w.unref();
-      }
+      // The sample is taken: the worker only deflates (and keeps raw bytes when that saves < 5 %).
+      // The chunk is copied, not moved: the caller may still send it raw.
+      const answer = await post({ kind: "compress", id: nextId++, data: chunk, policy: "always" }, []);
+      const { encoding, data } = answer as { id: number } & EncodedChunk;
+      return { encoding, data };
+    },
+    async chunkBlocks(request) {
+      if (closed) return chunkBlocksInThread(request);
+      const rest = owned(request.rest);
+      const block = owned(request.block);
+      const transfer = [...new Set([rest.buffer as ArrayBuffer, block.buffer as ArrayBuffer])];
+      const { final, withData } = request;
+      const answer = (await post(
+        { kind: "chunk", id: nextId++, rest, block, final, withData },
+        transfer,
+      )) as ChunkAnswer;
+      const digests = answer.sizes.map((_, k) => answer.digests.subarray(k * 32, k * 32 + 32));
+      const result: ChunkBlocksAnswer = { sizes: answer.sizes, digests, rest: answer.rest };
+      if (answer.chunks) result.chunks = answer.chunks;
+      return result;
     },
     async close() {
       closed = true;
-      failAll(new Error("compression pool closed"));
+      fail(new Error("compression pool closed"));
       await Promise.all(workers.splice(0).map((w) => w.terminate()));
     },
   };

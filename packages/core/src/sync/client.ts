@@ -1,3 +1,4 @@
+import type { ChunkBlocks } from "../content/chunk-blocks.js";
 import {
   type ChunkEncoder,
   type CompressionPolicy,
@@ -6,7 +7,7 @@ import {
 } from "../content/compression.js";
 import { concatBytes } from "../content/concat-bytes.js";
 import type { ChunkList } from "../content/manifest.js";
-import { hashBytes, type ReadResult, readContent } from "../content/read-content.js";
+import { hashBytes, type ReadContentOptions, type ReadResult, readContent } from "../content/read-content.js";
 import { Emitter, type Unsubscribe } from "../emitter.js";
 import {
   AuthError,
@@ -55,6 +56,7 @@ import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.js";
 import { Limiter } from "./limiter.js";
 import { LocalChunks } from "./local-chunks.js";
 import { NameGuard, type NameVerdict } from "./name-guard.js";
+import { decodeSavedChunks, encodeSavedChunks, type SavedChunks } from "./saved-chunks.js";
 import { decodeSavedIndex, encodeSavedIndex, type SavedRecord } from "./saved-index.js";
 import { KeyedQueue, SerialQueue } from "./serial-queue.js";
 
@@ -97,8 +99,8 @@ export interface ClientOptions {
   reconnect?: boolean | ReconnectOptions;
   logger?: Logger;
   /**
-   * Quiet time a path needs before its change is read and sent. Default 5 ms; a file above 64 KiB
-   * modified less than 50 ms ago waits until it has been quiet for 50 ms.
+   * Quiet time a path needs before its change is read and sent. Default 5 ms; a file above 64 KiB,
+   * or an empty one, modified less than 50 ms ago waits until it has been quiet for 50 ms.
    */
   settleMs?: number;
   /** Quiet time before deletions are sent (after checking the root still exists). Default 20 ms. */
@@ -112,10 +114,18 @@ export interface ClientOptions {
    */
   encodeChunk?: ChunkEncoder;
   /**
+   * Cuts files above `DELTA_MIN_BYTES` into chunks and hashes them (when they are read to see
+   * whether they changed, and before a delta upload or download). Default: on this thread.
+   * `createCompressionPool().chunkBlocks` from `@distsync/core/node` runs it in worker threads, so
+   * hashing a large file leaves the event loop free for heartbeats and other changes.
+   */
+  chunkBlocks?: ChunkBlocks;
+  /**
    * Keep the index of versions agreed with the hub in the file system's state (for the Node file
    * system: `<dir>/.distsync/`, never synced), so what changed while the client was stopped —
-   * deletions included — is noticed at the next start instead of being undone. Default true
-   * (ignored by file systems without `saveState`).
+   * deletions included — is noticed at the next start instead of being undone; and, beside it, the
+   * chunk lists of large files, so a download after a restart still copies chunks they hold.
+   * Default true (ignored by file systems without `saveState`).
    */
   persistIndex?: boolean;
   /**
@@ -286,6 +296,8 @@ class ClientEngine implements Client {
   readonly #deleteSettleMs: number;
   readonly #compression: CompressionPolicy;
   readonly #encodeChunk: ChunkEncoder;
+  /** How `readContent` chunks large files (`chunkBlocks`). */
+  readonly #readOptions: ReadContentOptions;
   readonly #events: Emitter<ClientEvents>;
   readonly #index = new Map<RelPath, LocalRecord>();
   #liveFileCount = 0;
@@ -299,7 +311,9 @@ class ClientEngine implements Client {
   readonly #deferred = new Set<RelPath>();
   readonly #downloads: Downloads;
   /** Chunks of this folder's large files, for delta transfers (see local-chunks.ts). */
-  readonly #localChunks = new LocalChunks();
+  readonly #localChunks = new LocalChunks(() => this.#scheduleSave());
+  /** `#localChunks.changes` when its records were last saved or loaded (-1: save them next time). */
+  #chunksSaved = 0;
   readonly #deltaUploads = new DeltaUploads();
   /** Large files being hashed now, and since when deletions of large files wait for them. */
   #largeReads = 0;
@@ -375,6 +389,7 @@ class ClientEngine implements Client {
     this.#deleteSettleMs = options.deleteSettleMs ?? 20;
     this.#compression = options.compression ?? "auto";
     this.#encodeChunk = options.encodeChunk ?? encodeChunk;
+    this.#readOptions = options.chunkBlocks ? { chunkBlocks: options.chunkBlocks } : {};
     this.#persistIndex = (options.persistIndex ?? true) && typeof options.fs.saveState === "function";
     this.#extraIgnores = [...(options.ignore ?? [])];
     this.#rules = new IgnoreRules("", this.#extraIgnores);
@@ -468,6 +483,7 @@ class ClientEngine implements Client {
         return this.#ready.promise;
       }
       await this.#loadIndex();
+      await this.#loadLocalChunks();
       await this.#loadIgnoreRules();
       this.#watcher = await this.#fs.watch((event) => this.#onWatch(event));
     } catch (error) {
@@ -1091,7 +1107,12 @@ class ClientEngine implements Client {
       if (isValidPath(keptAs)) {
         const writer = await this.#fs.createWriter(keptAs);
         try {
-          const result = await readContent(this.#fs, path, (chunk) => writer.write(chunk.data));
+          const result = await readContent(
+            this.#fs,
+            path,
+            (chunk) => writer.write(chunk.data),
+            this.#readOptions,
+          );
           if (!result)
             throw new FileSystemError(`${path} vanished while keeping the conflict copy`, { path });
           await writer.commit({ mtimeMs: loser.mtimeMs, executable: loser.executable });
@@ -1384,6 +1405,42 @@ class ClientEngine implements Client {
     this.#log.info("loaded the saved index", { paths: saved.records.size });
   }
 
+  /** Separate from the index, so a large one stays out of it and a damaged one costs only reuse. */
+  #chunksStateName(): string {
+    return `chunks-${this.#space}`;
+  }
+
+  /** Loads the chunk lists of large files a previous run saved (see local-chunks.ts). */
+  async #loadLocalChunks(): Promise<void> {
+    if (!this.#persistIndex) return;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#fs.loadState?.(this.#chunksStateName());
+    } catch (error) {
+      this.#log.warn("cannot read the saved chunk lists; starting without them", { error: String(error) });
+      return;
+    }
+    if (!bytes) return;
+    const saved = await decodeSavedChunks(this.#space, bytes);
+    if (!saved) {
+      this.#log.warn("the saved chunk lists are damaged or from another version; starting without them");
+      return;
+    }
+    // Files changed or gone since are dropped now (they would be at first use), and so not saved again.
+    const current: SavedChunks[] = [];
+    for (const record of saved) {
+      const stat = await this.#fs.stat(record.path).catch(() => undefined);
+      if (stat?.kind === "file" && stat.size === record.size && stat.mtimeMs === record.mtimeMs)
+        current.push(record);
+    }
+    this.#localChunks.load(current);
+    this.#chunksSaved = current.length === saved.length ? this.#localChunks.changes : -1;
+    this.#log.info("loaded the saved chunk lists", {
+      files: current.length,
+      stale: saved.length - current.length,
+    });
+  }
+
   #scheduleSave(): void {
     if (!this.#persistIndex || this.#saveTimer || this.#state === "closed") return;
     this.#saveTimer = setTimeout(() => {
@@ -1398,9 +1455,20 @@ class ClientEngine implements Client {
       if (rec.entry) records.set(path, { entry: rec.entry, seq: rec.seq, disk: rec.disk });
     }
     const bytes = encodeSavedIndex(this.#space, { epoch: this.#epoch, records });
+    // The chunk lists only when they changed: they can be megabytes.
+    const changes = this.#localChunks.changes;
+    const chunks =
+      changes === this.#chunksSaved ? undefined : encodeSavedChunks(this.#space, this.#localChunks.saved());
+    this.#chunksSaved = changes;
     this.#saving = this.#saving
-      .then(() => this.#fs.saveState?.(this.#stateName(), bytes))
-      .catch((error: unknown) => this.#log.warn("cannot save the index", { error: String(error) }));
+      .then(async () => {
+        await this.#fs.saveState?.(this.#stateName(), bytes);
+        if (chunks) await this.#fs.saveState?.(this.#chunksStateName(), chunks);
+      })
+      .catch((error: unknown) => {
+        this.#chunksSaved = -1;
+        this.#log.warn("cannot save the index", { error: String(error) });
+      });
     return this.#saving;
   }
 
@@ -1443,21 +1511,30 @@ class ClientEngine implements Client {
 
   /**
    * The settle time is short so a small change leaves at once; a large file modified moments ago
-   * is most likely still being written, and reading it now would hash (and send) it twice.
+   * is most likely still being written, and reading it now would hash (and send) it twice. So is
+   * an empty one: a file just created, whose content has not been written yet (sending that empty
+   * version would show the other clients an empty file before the real one).
    */
   async #settled(path: RelPath): Promise<void> {
-    if (this.#settleMs < LARGE_FILE_QUIET_MS) {
-      const stat = await this.#fs.stat(path).catch(() => undefined);
-      const age = stat ? Date.now() - stat.mtimeMs : -1;
-      if (stat?.kind === "file" && stat.size > INLINE_MAX_BYTES && age >= 0 && age < LARGE_FILE_QUIET_MS) {
-        if (!this.#settleTimers.has(path)) this.#settle(path, LARGE_FILE_QUIET_MS);
-        return;
+    await this.#paths.run(path, async () => {
+      // Taken under the path's lock, so the scan may use it: no apply of ours lands in between
+      // (a second stat per change was a tenth of the cost of a small file's echo).
+      let stat: FileStat | undefined;
+      if (this.#settleMs < LARGE_FILE_QUIET_MS) {
+        stat = await this.#fs.stat(path).catch(() => undefined);
+        const age = stat ? Date.now() - stat.mtimeMs : -1;
+        const unfinished = stat?.kind === "file" && (stat.size > INLINE_MAX_BYTES || stat.size === 0);
+        if (unfinished && age >= 0 && age < LARGE_FILE_QUIET_MS) {
+          if (!this.#settleTimers.has(path)) this.#settle(path, LARGE_FILE_QUIET_MS);
+          return;
+        }
       }
-    }
-    await this.#paths.run(path, () => this.#scan(path));
+      await this.#scan(path, stat);
+    });
   }
 
-  async #scan(path: RelPath): Promise<void> {
+  /** `known`: the path's stat just taken under its lock, if any (a missing path is looked at again). */
+  async #scan(path: RelPath, known?: FileStat): Promise<void> {
     if (this.#state === "closed") return;
     if (this.#rules.ignores(path, this.#index.get(path)?.entry?.kind ?? "file")) return;
     if (this.#state !== "live") {
@@ -1469,7 +1546,7 @@ class ClientEngine implements Client {
       rec.rescan = true;
       return;
     }
-    const disk = await this.#diskState(path, rec);
+    const disk = await this.#diskState(path, rec, known);
     if (!disk) {
       if (rec?.entry && !rec.entry.deleted) {
         this.#deleteCandidates.add(path);
@@ -1765,6 +1842,7 @@ class ClientEngine implements Client {
               return this.#sendAwait(message);
             },
             encode: (data) => this.#encodeChunk(data, this.#compression),
+            read: this.#readOptions,
             progress: (bytes) => {
               this.#uploading = Math.min(size, this.#uploading + bytes);
             },
@@ -1774,17 +1852,23 @@ class ClientEngine implements Client {
           request.base,
         );
       } else {
-        const result = await readContent(this.#fs, path, async (chunk) => {
-          this.#uploading = Math.min(size, this.#uploading + chunk.data.length);
-          const encoded = await this.#encodeChunk(chunk.data, this.#compression);
-          await this.#sendAwait({
-            type: "content",
-            hash,
-            index: chunk.index,
-            size: chunk.data.length,
-            ...encoded,
-          });
-        });
+        const result = await readContent(
+          this.#fs,
+          path,
+          async (chunk) => {
+            this.#uploading = Math.min(size, this.#uploading + chunk.data.length);
+            const encoded = await this.#encodeChunk(chunk.data, this.#compression);
+            await this.#sendAwait({
+              type: "content",
+              hash,
+              index: chunk.index,
+              size: chunk.data.length,
+              ...encoded,
+            });
+          },
+          // It may have grown past the size of a delta upload since it was proposed.
+          this.#readOptions,
+        );
         if (result?.stable && result.hash === hash) {
           await this.#sendAwait({ type: "content-end", hash, chunks: result.chunks, size: result.size });
           ok = true;
@@ -1838,7 +1922,7 @@ class ClientEngine implements Client {
       return undefined;
     const known = this.#localChunks.at(path, disk.stat);
     if (known) return known.hash;
-    const result = await readContent(this.#fs, path).catch(() => undefined);
+    const result = await readContent(this.#fs, path, undefined, this.#readOptions).catch(() => undefined);
     if (!result?.stable) return undefined;
     this.#localChunks.record(path, result.hash, result.stat, result.list);
     return result.hash;
@@ -1881,7 +1965,7 @@ class ClientEngine implements Client {
     const large = stat.size > DELTA_MIN_BYTES;
     if (large) this.#largeReads++;
     try {
-      result = await readContent(this.#fs, path);
+      result = await readContent(this.#fs, path, undefined, this.#readOptions);
     } catch (error) {
       if (FileSystemError.isInstance(error)) {
         // Reported once per file, not at every retry; never mistaken for a deletion.

@@ -1,6 +1,6 @@
 import { sha256, toHex } from "../content/hash.js";
 import { type ChunkList, manifestPages } from "../content/manifest.js";
-import { readContent } from "../content/read-content.js";
+import { type ReadContentOptions, readContent } from "../content/read-content.js";
 import { ProtocolError } from "../errors.js";
 import type { FileSystem } from "../file-system.js";
 import type { ClientMessage, ContentMessage, ManifestMessage, NeedMessage } from "../protocol/messages.js";
@@ -35,6 +35,8 @@ export interface DeltaUploadIo {
   ) => Pick<ContentMessage, "encoding" | "data"> | Promise<Pick<ContentMessage, "encoding" | "data">>;
   /** Bytes of the file handled so far (progress). */
   progress: (bytes: number) => void;
+  /** How the file is chunked when its chunk list must be read again (`chunkBlocks`). */
+  read?: ReadContentOptions;
 }
 
 /**
@@ -167,7 +169,7 @@ export class DeltaUploads {
   async #chunkList(io: DeltaUploadIo, hash: ContentHash, path: RelPath): Promise<ChunkList | undefined> {
     const known = io.local.at(path, await io.fs.stat(path));
     if (known?.hash === hash) return known.list;
-    const result = await readContent(io.fs, path);
+    const result = await readContent(io.fs, path, undefined, io.read);
     if (!result?.stable || result.hash !== hash || result.chunks === 0) return undefined;
     io.local.record(path, hash, result.stat, result.list);
     return result.list;

@@ -2,6 +2,7 @@ import type { ChunkList } from "../content/manifest.js";
 import type { FileReadHandle, FileSystem } from "../file-system.js";
 import { DELTA_MIN_BYTES } from "../protocol/constants.js";
 import type { ContentHash, RelPath } from "../types.js";
+import type { SavedChunks } from "./saved-chunks.js";
 
 interface PathRecord {
   hash: ContentHash;
@@ -26,19 +27,33 @@ export interface LocalChunk {
 const RECENT_LISTS = 32;
 
 /**
- * The client's index of the chunks of its own large files (above `DELTA_MIN_BYTES`), in memory:
- * filled whenever the client hashes a file or writes a downloaded one, so a download finds chunks
- * it already holds (the old version of the same path, a copy, a renamed file) and an upload can
- * name the chunks of the version the hub holds. A hint only: every chunk read from a file is
- * checked against its digest before it is used, and a file whose size or mtime changed since it
- * was recorded is not read at all.
+ * The client's index of the chunks of its own large files (above `DELTA_MIN_BYTES`): filled
+ * whenever the client hashes a file or writes a downloaded one, so a download finds chunks it
+ * already holds (the old version of the same path, a copy, a renamed file) and an upload can name
+ * the chunks of the version the hub holds. The client saves the per-path records beside its index
+ * (saved-chunks.ts) and loads them at start, since files it trusts by their stat are not hashed
+ * again. A hint only: every chunk read from a file is checked against its digest before it is
+ * used, and a file whose size or mtime changed since it was recorded is not read at all.
  */
 export class LocalChunks {
+  /** Per path, the least recently recorded first. */
   readonly #paths = new Map<RelPath, PathRecord>();
   /** Known locations per chunk digest, the latest recorded last (stale ones are dropped lazily). */
   readonly #chunks = new Map<string, { path: RelPath; index: number }[]>();
   /** Chunk lists by content hash, the most recent last (bounded). */
   readonly #lists = new Map<ContentHash, ChunkList>();
+  readonly #onChange: () => void;
+  #changes = 0;
+
+  /** `onChange`: called when a path's record is added, replaced or dropped. */
+  constructor(onChange: () => void = () => {}) {
+    this.#onChange = onChange;
+  }
+
+  /** Counts the changes to the per-path records (what `saved()` returns). */
+  get changes(): number {
+    return this.#changes;
+  }
 
   /** Records the chunks of `path` as read or written now (`size`/`mtimeMs`: its stat then). */
   record(path: RelPath, hash: ContentHash, stat: { size: number; mtimeMs: number }, list: ChunkList): void {
@@ -46,13 +61,43 @@ export class LocalChunks {
       this.forget(path);
       return;
     }
-    this.#paths.set(path, { hash, size: stat.size, mtimeMs: stat.mtimeMs, list });
-    list.chunks.forEach((chunk, index) => {
+    const known = this.#paths.get(path);
+    this.#paths.delete(path);
+    this.#add(path, { hash, size: stat.size, mtimeMs: stat.mtimeMs, list });
+    this.remember(hash, list);
+    // The same record again is nothing new to save.
+    if (known?.hash !== hash || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) this.#changed();
+  }
+
+  /** Adds records a previous run saved (as `saved()` gave them), for paths not recorded in this one. */
+  load(records: readonly SavedChunks[]): void {
+    for (let i = records.length - 1; i >= 0; i--) {
+      const { path, hash, size, mtimeMs, list } = records[i] as SavedChunks;
+      if (!this.#paths.has(path)) this.#add(path, { hash, size, mtimeMs, list });
+    }
+  }
+
+  /** The per-path records, the most recently recorded first (to save; see saved-chunks.ts). */
+  *saved(): Generator<SavedChunks> {
+    const paths = [...this.#paths];
+    for (let i = paths.length - 1; i >= 0; i--) {
+      const [path, { hash, size, mtimeMs, list }] = paths[i] as [RelPath, PathRecord];
+      yield { path, hash, size, mtimeMs, list };
+    }
+  }
+
+  #add(path: RelPath, record: PathRecord): void {
+    this.#paths.set(path, record);
+    record.list.chunks.forEach((chunk, index) => {
       const places = (this.#chunks.get(chunk) ?? []).filter((p) => p.path !== path && this.#holds(p, chunk));
       places.push({ path, index });
       this.#chunks.set(chunk, places);
     });
-    this.remember(hash, list);
+  }
+
+  #changed(): void {
+    this.#changes++;
+    this.#onChange();
   }
 
   /** Keeps the chunk list of content `hash` (a base for later delta transfers). */
@@ -68,7 +113,7 @@ export class LocalChunks {
 
   /** The file at `path` changed or went away: its chunks are no longer found there. */
   forget(path: RelPath): void {
-    this.#paths.delete(path);
+    if (this.#paths.delete(path)) this.#changed();
   }
 
   /** The chunk list of content `hash`, if known. */

@@ -1,3 +1,4 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +41,9 @@ async function watched(root?: string): Promise<Watched> {
     },
     onRootEvent: () => {
       rootEvents++;
+    },
+    onError: (error) => {
+      throw error;
     },
   });
   cleanups.push(() => watcher.close());
@@ -142,6 +146,33 @@ describe("the directory watcher (one OS watch per directory)", () => {
     await waitFor(has(events, "add", "d/after.txt"));
   });
 
+  it("keeps watching a directory deleted and made again at once (even with the same inode number)", async () => {
+    const root = await tempDir();
+    await fsp.mkdir(join(root, "d"));
+    await fsp.writeFile(join(root, "d/kept-name.txt"), "old");
+    await fsp.writeFile(join(root, "d/gone.txt"), "g");
+    const { events } = await watched(root);
+    for (let round = 0; round < 3; round++) {
+      events.length = 0;
+      // In one turn of the event loop, so the watcher cannot look in between.
+      rmSync(join(root, "d"), { recursive: true });
+      mkdirSync(join(root, "d"));
+      writeFileSync(join(root, "d/kept-name.txt"), `new ${round}`);
+      // Written before the watcher could have looked: reported as a change (same name and kind)...
+      await waitFor(() =>
+        events.some((e) => "path" in e && e.path === "d/kept-name.txt" && e.type !== "remove"),
+      );
+      // ...and what is written later in the new directory is seen: it is watched.
+      await fsp.writeFile(join(root, `d/later${round}.txt`), "l");
+      await waitFor(has(events, "add", `d/later${round}.txt`), {
+        message: `round ${round}: an add for d/later${round}.txt`,
+      });
+    }
+    // It may have been seen removed with the old directory; the last word is that it exists.
+    const last = events.filter((e) => "path" in e && e.path === "d/kept-name.txt").at(-1);
+    expect(last?.type).not.toBe("remove");
+  });
+
   it("reports each of 1,000 files written at once in one directory exactly once as added", async () => {
     const { root, events } = await watched();
     await fsp.mkdir(join(root, "many"));
@@ -215,6 +246,7 @@ describe("the directory watcher when the OS refuses a watch", () => {
       onSkip: () => {},
       onLimit: (error) => limits.push(error),
       onRootEvent: () => {},
+      onError: () => {},
     });
     cleanups.push(() => watcher.close());
     expect(limits.length).toBeGreaterThan(0);

@@ -69,24 +69,22 @@ export async function readContent(
     // flight with it: the file is read again here. `onChunk` is not shown a chunk twice.
     const seen = found.list.chunks;
     const again = await fs.openRead(path);
-    if (again === undefined) {
-      sameVersion = false;
-    } else {
-      const retry = new Found(
-        onChunk &&
-          (async (chunk) => {
-            if (chunk.index >= seen.length) await onChunk(chunk);
-            else if (chunk.hash !== seen[chunk.index]) sameVersion = false;
-          }),
-      );
-      try {
-        await readHere(again, retry);
-      } finally {
-        await again.close();
-      }
-      if (!sameStat(again.stat, opened)) sameVersion = false;
-      found = retry;
+    // Gone meanwhile: missing, as if it had been gone at the start (what was read is incomplete).
+    if (again === undefined) return undefined;
+    const retry = new Found(
+      onChunk &&
+        (async (chunk) => {
+          if (chunk.index >= seen.length) await onChunk(chunk);
+          else if (chunk.hash !== seen[chunk.index]) sameVersion = false;
+        }),
+    );
+    try {
+      await readHere(again, retry);
+    } finally {
+      await again.close();
     }
+    if (!sameStat(again.stat, opened)) sameVersion = false;
+    found = retry;
   }
   const { hasher } = found;
   const after = await fs.stat(path);

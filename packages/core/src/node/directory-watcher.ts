@@ -18,12 +18,8 @@ export interface DirectoryWatcherInit {
   onLimit: (error: unknown) => void;
   /** Something happened that may mean the root itself is gone: the caller checks. */
   onRootEvent: () => void;
-}
-
-interface WatchedDirectory {
-  watcher: FSWatcher;
-  /** The directory's inode when it was watched: a directory replaced by another under the same name has another. */
-  ino: number;
+  /** An unexpected failure while looking at events (changes may have been missed). */
+  onError: (error: unknown) => void;
 }
 
 /**
@@ -51,12 +47,14 @@ class DirectoryWatcher implements Watcher {
   readonly #known = new Map<RelPath, EntryKind>();
   /** The names held by each known directory ("" is the root). */
   readonly #children = new Map<string, Set<string>>();
-  readonly #watched = new Map<string, WatchedDirectory>();
+  readonly #watched = new Map<string, FSWatcher>();
   /** Paths to look at, in the order their events came; looked at in batches. */
   #queued = new Set<string>();
   /** Directories whose event named no entry: read again whole. */
   #rescans = new Set<string>();
   #draining: Promise<void> | undefined;
+  /** Events wait until the start has read the whole tree (no look interleaves with it). */
+  #starting: Promise<void> = Promise.resolve();
   /** Entries left out and already reported (once each until they go away). */
   readonly #skipped = new Set<string>();
   #closed = false;
@@ -66,13 +64,14 @@ class DirectoryWatcher implements Watcher {
   }
 
   async start(): Promise<void> {
-    await this.#watchDirectory("", false);
+    this.#starting = this.#watchDirectory("", false);
+    await this.#starting;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const { watcher } of this.#watched.values()) watcher.close();
+    for (const watcher of this.#watched.values()) watcher.close();
     this.#watched.clear();
     await this.#draining?.catch(() => {});
   }
@@ -81,30 +80,37 @@ class DirectoryWatcher implements Watcher {
     return path === "" ? this.#init.root : nodePath.join(this.#init.root, ...path.split("/"));
   }
 
-  /** Watches `directory`, then reads it: an entry made in between is seen by both, never by neither. */
-  async #watchDirectory(directory: string, announce: boolean): Promise<void> {
-    if (this.#closed || this.#watched.has(directory)) return;
-    const absolute = this.#absolute(directory);
-    let ino: number;
+  /**
+   * Watches `directory`, then reads it: an entry made in between is seen by both, never by neither.
+   * `refresh`: the directory may have been replaced since it was watched (deleted and made again:
+   * the new one can even get the same inode number), so its watch and its subdirectories' are made
+   * anew, and what it holds that is already known is reported as changed.
+   */
+  async #watchDirectory(directory: string, announce: boolean, refresh = false): Promise<void> {
+    if (this.#closed) return;
+    const existing = this.#watched.get(directory);
+    if (existing !== undefined) {
+      if (!refresh) return;
+      existing.close();
+      this.#watched.delete(directory);
+    }
+    // No await between the check above and `set` below: two looks never watch a directory twice.
     let watcher: FSWatcher;
     try {
-      ino = (await fsp.lstat(absolute)).ino;
-      watcher = fsWatch(absolute, { persistent: true }, (type, name) => this.#onEvent(directory, type, name));
+      watcher = fsWatch(this.#absolute(directory), { persistent: true }, (type, name) =>
+        this.#onEvent(directory, type, name),
+      );
     } catch (error) {
       return this.#watchFailed(directory, error);
-    }
-    if (this.#closed) {
-      watcher.close();
-      return;
     }
     watcher.on("error", () => {
       // Linux reports a deleted directory through its parent; the root has no parent here.
       if (directory === "") this.#init.onRootEvent();
       else this.#queue(directory);
     });
-    this.#watched.set(directory, { watcher, ino });
+    this.#watched.set(directory, watcher);
     if (!this.#children.has(directory)) this.#children.set(directory, new Set());
-    await this.#read(directory, announce);
+    await this.#read(directory, announce, refresh);
   }
 
   #watchFailed(directory: string, error: unknown): void {
@@ -118,7 +124,7 @@ class DirectoryWatcher implements Watcher {
   }
 
   /** Adds what `directory` holds and is not known yet (announced when `announce`), recursively. */
-  async #read(directory: string, announce: boolean): Promise<void> {
+  async #read(directory: string, announce: boolean, refresh = false): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await fsp.readdir(this.#absolute(directory), { withFileTypes: true });
@@ -133,8 +139,9 @@ class DirectoryWatcher implements Watcher {
       present.add(entry.name);
       const kind = kindOf(entry);
       const before = this.#known.get(path as RelPath);
-      if (before === kind) {
-        if (kind === "directory" && !this.#watched.has(path)) await this.#watchDirectory(path, announce);
+      if (before !== undefined && before === kind) {
+        if (kind === "directory") await this.#watchDirectory(path, announce, refresh);
+        else if (refresh) this.#init.emit({ type: "change", path: path as RelPath, kind });
         continue;
       }
       if (before !== undefined) this.#gone(path as RelPath);
@@ -178,8 +185,9 @@ class DirectoryWatcher implements Watcher {
     if (kind === "directory") {
       for (const name of [...(this.#children.get(path) ?? [])]) this.#gone(join(path, name) as RelPath);
       this.#children.delete(path);
-      this.#watched.get(path)?.watcher.close();
+      this.#watched.get(path)?.close();
       this.#watched.delete(path);
+      for (const skipped of this.#skipped) if (skipped.startsWith(`${path}/`)) this.#skipped.delete(skipped);
     }
     this.#known.delete(path);
     const parent = nodePath.posix.dirname(path);
@@ -205,7 +213,8 @@ class DirectoryWatcher implements Watcher {
       this.#init.emit({ type: "change", path: path as RelPath, kind: known });
       return;
     }
-    if (type === "change" && known === "directory") return; // its attributes: no news
+    // Its attributes: no news, unless it could not be watched before (a chmod may allow it now).
+    if (type === "change" && known === "directory" && this.#watched.has(path)) return;
     this.#queue(path);
   }
 
@@ -216,6 +225,7 @@ class DirectoryWatcher implements Watcher {
 
   #drainSoon(): void {
     this.#draining ??= (async () => {
+      await this.#starting;
       // Let a burst of events arrive first: one batch of lstats runs in parallel.
       await new Promise((resolve) => setImmediate(resolve));
       while (!this.#closed && (this.#queued.size > 0 || this.#rescans.size > 0)) {
@@ -230,10 +240,14 @@ class DirectoryWatcher implements Watcher {
         }
         for (const directory of rescans) if (!this.#closed) await this.#read(directory, true);
       }
-    })().finally(() => {
-      this.#draining = undefined;
-      if (!this.#closed && (this.#queued.size > 0 || this.#rescans.size > 0)) this.#drainSoon();
-    });
+    })()
+      .catch((error: unknown) => {
+        if (!this.#closed) this.#init.onError(error);
+      })
+      .finally(() => {
+        this.#draining = undefined;
+        if (!this.#closed && (this.#queued.size > 0 || this.#rescans.size > 0)) this.#drainSoon();
+      });
   }
 
   async #look(path: RelPath, look: Look): Promise<void> {
@@ -250,18 +264,19 @@ class DirectoryWatcher implements Watcher {
       if (this.#watched.has(parent === "." ? "" : parent)) await this.#appeared(path, look.kind, true);
       return;
     }
-    const replacedDirectory =
-      before === "directory" && look.kind === "directory" && this.#watched.get(path)?.ino !== look.ino;
-    if (before !== look.kind || replacedDirectory) {
+    if (before !== look.kind) {
       this.#gone(path);
       await this.#appeared(path, look.kind, true);
       return;
     }
-    if (before !== "directory") this.#init.emit({ type: "change", path, kind: before });
+    // Its parent named it, so it was created, deleted or moved: if it is a directory, perhaps a new
+    // one (`rm -rf d && mkdir d`), whose content the old watch never saw.
+    if (before === "directory") await this.#watchDirectory(path, true, true);
+    else this.#init.emit({ type: "change", path, kind: before });
   }
 }
 
-type Look = "missing" | "error" | { kind: EntryKind | undefined; ino: number };
+type Look = "missing" | "error" | { kind: EntryKind | undefined };
 
 async function lstatKind(absolute: string): Promise<Look> {
   try {
@@ -273,7 +288,7 @@ async function lstatKind(absolute: string): Promise<Look> {
         : stats.isSymbolicLink()
           ? "symlink"
           : undefined;
-    return { kind, ino: stats.ino };
+    return { kind };
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     return code === "ENOENT" || code === "ENOTDIR" ? "missing" : "error";

@@ -663,8 +663,18 @@ export class NodeFileSystem implements FileSystem {
         emit: (event) => {
           if (fallback === undefined) emit(event);
         },
-        onSkip: this.#onSkip,
+        onSkip: (path, reason) => {
+          try {
+            this.#onSkip(path, reason);
+          } catch (error) {
+            // The caller's problem, not the watcher's: rethrow outside its call stack.
+            queueMicrotask(() => {
+              throw error;
+            });
+          }
+        },
         onRootEvent: checkRoot,
+        onError: (error) => emit({ type: "error", error: watchError(root, error) }),
         onLimit: (error) => {
           if (fallback !== undefined || closed) return;
           emit({ type: "error", error: watchError(root, error, this.#scanIntervalMs) });

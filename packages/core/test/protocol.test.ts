@@ -213,7 +213,7 @@ describe("compression", () => {
     expect(encodeChunk(text, "never").encoding).toBe("raw");
   });
 
-  it("judges a small chunk by its byte entropy: random raw, text and short repeats compressed", () => {
+  it("judges a chunk by the byte entropy of its first 4 KiB: random raw, text and base64 compressed", () => {
     for (const size of [1024, 4096, 8192]) {
       expect(isIncompressible(random(size, size)), `random ${size}`).toBe(true);
       expect(encodeChunk(random(size, size + 1)).encoding, `random ${size}`).toBe("raw");
@@ -228,7 +228,7 @@ describe("compression", () => {
     // Below 1 KiB no test is worth it: deflate decides (random stays raw through its saving check).
     expect(isIncompressible(random(900, 3))).toBe(false);
     expect(encodeChunk(random(900, 3)).encoding).toBe("raw");
-    // Larger chunks are still judged by a deflated sample.
+    // Larger chunks are judged by their first 4 KiB.
     expect(isIncompressible(random(100_000, 4))).toBe(true);
     expect(isIncompressible(new TextEncoder().encode(words.repeat(1000)))).toBe(false);
   });

@@ -24,6 +24,11 @@ export class NodeContentStore implements ContentStore {
   readonly #knownManifests = new Set<string>();
   /** Prefix directories known to exist: a `mkdir` per stored chunk was a tenth of a hub's time. */
   readonly #prefixes = new Set<string>();
+  /**
+   * Set when the store was empty at open: then every hash it holds was written by this instance and
+   * is in the known sets, so a new hash costs no failing `stat` (an exception per new chunk).
+   */
+  #allKnown = false;
   #ready: Promise<void> | undefined;
 
   /**
@@ -43,6 +48,11 @@ export class NodeContentStore implements ContentStore {
       await mkdir(join(this.#dir, "chunks"), { recursive: true });
       await mkdir(join(this.#dir, "manifests"), { recursive: true });
       if (this.#durable) await syncDirectory(this.#dir);
+      const held = [
+        ...(await readdir(join(this.#dir, "chunks"))),
+        ...(await readdir(join(this.#dir, "manifests"))),
+      ];
+      this.#allKnown = held.length === 0;
     })();
     return this.#ready;
   }
@@ -142,7 +152,7 @@ export class NodeContentStore implements ContentStore {
 
   async #exists(known: Set<string>, kind: string, hash: string): Promise<boolean> {
     if (known.has(hash)) return true;
-    if (!HEX.test(hash)) return false;
+    if (!HEX.test(hash) || this.#allKnown) return false;
     try {
       await stat(this.#path(kind, hash));
       known.add(hash);

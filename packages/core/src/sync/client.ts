@@ -301,6 +301,8 @@ class ClientEngine implements Client {
   readonly #events: Emitter<ClientEvents>;
   readonly #index = new Map<RelPath, LocalRecord>();
   #liveFileCount = 0;
+  /** Records with a version not applied yet (`missed`): counted, not searched for, by status. */
+  #missedCount = 0;
   readonly #paths = new KeyedQueue<RelPath>();
   readonly #incoming = new SerialQueue();
   /** Versions applied at once: a join that brings thousands must not open them all together. */
@@ -452,7 +454,7 @@ class ClientEngine implements Client {
         this.#applying +
         this.#settleTimers.size +
         this.#deleteCandidates.size +
-        [...this.#index.values()].filter((rec) => rec.missed).length,
+        this.#missedCount,
       acked: this.#acked,
       delivered: this.#delivered,
       transfer: {
@@ -871,7 +873,7 @@ class ClientEngine implements Client {
     this.#scheduleSave();
     // A version we could not write earlier is older than the one the hub just took from us.
     if (rec.missed && rec.missed.seq <= accepted.seq) {
-      rec.missed = undefined;
+      this.#setMissed(rec, undefined);
       rec.retries = 0;
     }
     this.#clearInflight(rec);
@@ -1011,7 +1013,7 @@ class ClientEngine implements Client {
     }
     if (disk && !disk.stable) {
       // Still being written: look again once it settles, and apply this then if nothing changed.
-      rec.missed = delivery;
+      this.#setMissed(rec, delivery);
       this.#settle(path);
       return;
     }
@@ -1139,7 +1141,7 @@ class ClientEngine implements Client {
           await this.#largeAppliesDone(path);
           // A local write landing while we waited wins over the deletion, as below.
           if (!sameStat(await this.#fs.stat(path), disk.stat)) {
-            rec.missed = delivery;
+            this.#setMissed(rec, delivery);
             this.#settle(path);
             return;
           }
@@ -1155,7 +1157,7 @@ class ClientEngine implements Client {
       if (disk?.meta.kind === "directory") await this.#fs.rmdir(path);
       // The narrowest window we can offer: a local change landing since we looked wins over us.
       if (!sameStat(await this.#fs.stat(path), disk?.stat)) {
-        rec.missed = delivery;
+        this.#setMissed(rec, delivery);
         this.#settle(path);
         return;
       }
@@ -1182,7 +1184,7 @@ class ClientEngine implements Client {
         const now = await this.#fs.stat(path);
         if (!sameStat(now, disk?.stat)) {
           await writer.abort();
-          rec.missed = delivery;
+          this.#setMissed(rec, delivery);
           this.#settle(path);
           return;
         }
@@ -1240,7 +1242,7 @@ class ClientEngine implements Client {
   #retryLater(delivery: Delivery, connectionLost = false): void {
     const rec = this.#record(delivery.path);
     if (rec.seq >= delivery.seq) return;
-    rec.missed = delivery;
+    this.#setMissed(rec, delivery);
     if (!connectionLost) rec.retries = (rec.retries ?? 0) + 1;
     const delayMs = connectionLost ? 250 : Math.min(30_000, 50 * 2 ** Math.min(rec.retries ?? 1, 10));
     setTimeout(() => {
@@ -1262,7 +1264,7 @@ class ClientEngine implements Client {
   async #applyMissed(rec: LocalRecord): Promise<void> {
     const missed = rec.missed;
     if (!missed) return;
-    rec.missed = undefined;
+    this.#setMissed(rec, undefined);
     try {
       await this.#apply(missed, undefined);
     } catch (error) {
@@ -1274,7 +1276,7 @@ class ClientEngine implements Client {
   }
 
   #agree(rec: LocalRecord, delivery: Delivery, stat: FileStat | undefined, written = false): void {
-    rec.missed = undefined;
+    this.#setMissed(rec, undefined);
     rec.retries = 0;
     this.#setEntry(rec, delivery.entry);
     rec.seq = delivery.seq;
@@ -1316,6 +1318,13 @@ class ClientEngine implements Client {
   }
 
   // ---------------------------------------------------------------- progress reports
+
+  /** Sets a record's version not applied yet, keeping `#missedCount` (status counts it). */
+  #setMissed(rec: LocalRecord, delivery: Delivery | undefined): void {
+    if (rec.missed === undefined && delivery !== undefined) this.#missedCount++;
+    else if (rec.missed !== undefined && delivery === undefined) this.#missedCount--;
+    rec.missed = delivery;
+  }
 
   #idle(): boolean {
     return this.#state === "live" && this.#synced && this.status().pending === 0;
@@ -1566,7 +1575,7 @@ class ClientEngine implements Client {
       await this.#applyMissed(rec);
       return;
     }
-    if (rec) rec.missed = undefined;
+    if (rec) this.#setMissed(rec, undefined);
     const isNewDirectory = disk.meta.kind === "directory" && (!rec?.entry || rec.entry.deleted);
     this.#propose(path, disk.meta, rec?.seq ?? 0, disk, disk.inline);
     this.#maybeReady();

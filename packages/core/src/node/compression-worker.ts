@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
-import { type ChunkBlocksRequest, joinRest } from "../content/chunk-blocks.js";
 import { cutPoints } from "../content/chunker.js";
 import { type CompressionPolicy, type EncodedChunk, encodeChunk } from "../content/compression.js";
 
@@ -12,21 +11,31 @@ export interface CompressRequest {
   policy: CompressionPolicy;
 }
 
-/** A request of the pool: cut and hash a block of a file (see `ChunkBlocks`), answer with `id`. */
-export interface ChunkRequest extends ChunkBlocksRequest {
+/**
+ * A request of the pool: cut and hash the first `length` bytes of `window` (the bytes left after
+ * the last cut, then the next block of a file; see `ChunkBlocks`), answer with `id`.
+ */
+export interface ChunkRequest {
   kind: "chunk";
   id: number;
+  window: SharedArrayBuffer;
+  length: number;
+  final: boolean;
+  withData: boolean;
 }
 
 export type WorkerRequest = CompressRequest | ChunkRequest;
 
-/** The chunks of a `ChunkRequest`; `digests` holds 32 bytes per chunk, in one buffer. */
+/**
+ * The chunks of a `ChunkRequest`; `digests` holds 32 bytes per chunk, in one buffer; the bytes
+ * from `restStart` to the request's `length` follow the last cut.
+ */
 export interface ChunkAnswer {
   id: number;
   sizes: number[];
   digests: Uint8Array;
   chunks?: Uint8Array[];
-  rest: Uint8Array;
+  restStart: number;
 }
 
 export type WorkerAnswer = ({ id: number } & EncodedChunk) | ChunkAnswer | { id: number; error: string };
@@ -40,7 +49,9 @@ function compress(request: CompressRequest): void {
 
 // The same cut points as `Chunker` (`cutPoints`) and the same SHA-256 as WebCrypto's.
 function chunk(request: ChunkRequest): void {
-  const data = joinRest(request.rest, request.block);
+  // Read in place: nothing is allocated here per block, so the worker keeps no garbage buffers
+  // (it collects rarely, and each moved 1 MiB block used to stay until it did).
+  const data = new Uint8Array(request.window, 0, request.length);
   const cuts = cutPoints(data, request.final);
   const digests = new Uint8Array(cuts.length * 32);
   const sizes: number[] = [];
@@ -54,10 +65,9 @@ function chunk(request: ChunkRequest): void {
     start = cut;
   }
   // Copies (`slice`) own their buffers: transferring them back detaches nothing else.
-  const rest = data.slice(start);
-  const answer: ChunkAnswer = { id: request.id, sizes, digests, rest };
+  const answer: ChunkAnswer = { id: request.id, sizes, digests, restStart: start };
   if (request.withData) answer.chunks = chunks;
-  const transfer = [digests, rest, ...chunks].map((bytes) => bytes.buffer as ArrayBuffer);
+  const transfer = [digests, ...chunks].map((bytes) => bytes.buffer as ArrayBuffer);
   parentPort?.postMessage(answer, transfer);
 }
 

@@ -135,6 +135,19 @@ const sizes = [
   2 * MiB + CHUNK_MAX_BYTES + 1,
 ];
 
+/** All that readContent uses of `fs`, counting the files it opens. */
+function countingOpens(fs: MemoryFileSystem): { counted: FileSystem; opens: () => number } {
+  let opens = 0;
+  const counted = {
+    openRead: (path: RelPath) => {
+      opens++;
+      return fs.openRead(path);
+    },
+    stat: (path: RelPath) => fs.stat(path),
+  } as FileSystem;
+  return { counted, opens: () => opens };
+}
+
 describe("chunkBlocks: the same cut points and digests as Chunker on this thread", () => {
   for (const [name, make] of [
     ["random", random],
@@ -238,15 +251,7 @@ describe("readContent with chunkBlocks", () => {
   it("reads the file again on this thread when chunkBlocks fails after taking the bytes", async () => {
     const fs = new MemoryFileSystem();
     fs.put("big.bin", random(5 * MiB + 7));
-    let opens = 0;
-    // All that readContent uses of a file system.
-    const counted = {
-      openRead: (path: RelPath) => {
-        opens++;
-        return fs.openRead(path);
-      },
-      stat: (path: RelPath) => fs.stat(path),
-    } as FileSystem;
+    const { counted, opens } = countingOpens(fs);
     let calls = 0;
     const failing: ChunkBlocks = async (request) => {
       if (++calls === 3) {
@@ -258,7 +263,7 @@ describe("readContent with chunkBlocks", () => {
     };
     const here = await read(fs, "big.bin");
     const recovered = await read(counted, "big.bin", { chunkBlocks: failing });
-    expect(opens).toBe(2);
+    expect(opens()).toBe(2);
     expect(recovered.result).toEqual(here.result);
     // Each chunk reached onChunk exactly once, in order.
     expect(recovered.chunks).toEqual(here.chunks);
@@ -289,15 +294,7 @@ describe("readContent with chunkBlocks", () => {
     const fs = new MemoryFileSystem();
     fs.put("big.bin", random(6 * MiB));
     const p = pool(1);
-    let opens = 0;
-    // All that readContent uses of a file system.
-    const counted = {
-      openRead: (path: RelPath) => {
-        opens++;
-        return fs.openRead(path);
-      },
-      stat: (path: RelPath) => fs.stat(path),
-    } as FileSystem;
+    const { counted, opens } = countingOpens(fs);
     let calls = 0;
     const killing: ChunkBlocks = (request) => {
       const answer = p.chunkBlocks(request);
@@ -308,7 +305,7 @@ describe("readContent with chunkBlocks", () => {
     const here = await read(fs, "big.bin");
     const before = started.length;
     const recovered = await read(counted, "big.bin", { chunkBlocks: killing });
-    expect(opens).toBe(2);
+    expect(opens()).toBe(2);
     expect(recovered).toEqual(here);
     // The next read starts a new worker.
     expect(await read(fs, "big.bin", { chunkBlocks: p.chunkBlocks })).toEqual(here);

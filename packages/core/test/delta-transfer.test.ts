@@ -24,24 +24,12 @@ import { createHub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
 import type { ClientTransport, Connection } from "../src/transport.js";
 import type { ClientId, ContentHash, RelPath } from "../src/types.js";
+import { randomBytes } from "./helpers/random-bytes.js";
 import { SpyTransport } from "./helpers/spy-transport.js";
 import { wrapConnection } from "./helpers/wrap-connection.js";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-/** Deterministic incompressible bytes (xorshift32), so chunk boundaries are reproducible. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Raw bytes of file content that crossed the wire in `direction` (chunks of any transfer). */
 function contentBytes(spy: SpyTransport, direction: "sent" | "received"): number {

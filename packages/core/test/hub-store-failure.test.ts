@@ -6,6 +6,7 @@ import { MemoryContentStore } from "../src/store/memory-content-store.js";
 import { type Client, createClient } from "../src/sync/client.js";
 import { createHub, type Hub } from "../src/sync/hub.js";
 import { waitFor } from "../src/testing/wait-for.js";
+import { randomBytes } from "./helpers/random-bytes.js";
 
 /** A store whose chunk writes fail while `failing` is set (a full disk at the hub). */
 class FailingStore extends MemoryContentStore {
@@ -19,18 +20,6 @@ class FailingStore extends MemoryContentStore {
     }
     return super.putChunk(chunkHash, chunk);
   }
-}
-
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 const running: (Client | Hub)[] = [];

@@ -21,24 +21,12 @@ import {
 } from "../src/sync/saved-chunks.js";
 import { waitFor } from "../src/testing/wait-for.js";
 import type { RelPath } from "../src/types.js";
+import { randomBytes } from "./helpers/random-bytes.js";
 import { SpyTransport } from "./helpers/spy-transport.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
-/** Deterministic incompressible bytes (xorshift32), so chunk boundaries are reproducible. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A record of `count` made-up chunks of `chunkSize` bytes each, with its true content hash. */
 async function record(path: string, count: number, seed: number, chunkSize = 64 * KiB): Promise<SavedChunks> {

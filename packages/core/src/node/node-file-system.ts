@@ -654,6 +654,21 @@ export class NodeFileSystem implements FileSystem {
     // released the descriptor pinning it, so also watch the parent (one watch, not recursive) for
     // the root's name going away or being replaced.
     const parentWatcher = watchParent(root, checkRoot);
+    /** What `watch` hands out: closes the OS watcher, then the periodic scan that replaced it. */
+    const handle = (
+      closeWatcher: () => Promise<void>,
+      scanner: () => Promise<Watcher | undefined> | undefined,
+    ): Watcher => ({
+      close: () => {
+        closed = true;
+        parentWatcher?.close();
+        closing ??= (async () => {
+          await closeWatcher();
+          await (await scanner()?.catch(() => undefined))?.close();
+        })();
+        return closing;
+      },
+    });
     if (this.#watcherKind === "directories") {
       /** Set once the OS refused a watch for good and a periodic scan replaced the watcher. */
       let fallback: Promise<Watcher | undefined> | undefined;
@@ -689,18 +704,10 @@ export class NodeFileSystem implements FileSystem {
       await directories;
       started = true;
       if (fallback !== undefined) await fallback;
-      return {
-        close: () => {
-          closed = true;
-          parentWatcher?.close();
-          closing ??= (async () => {
-            await (await directories).close();
-            const scanner = await fallback?.catch(() => undefined);
-            await scanner?.close();
-          })();
-          return closing;
-        },
-      };
+      return handle(
+        async () => (await directories).close(),
+        () => fallback,
+      );
     }
 
     const watcher: FSWatcher = chokidarWatch(root, {
@@ -782,18 +789,10 @@ export class NodeFileSystem implements FileSystem {
     ]);
     ready = true;
     if (fallback !== undefined) await fallback;
-    return {
-      close: () => {
-        closed = true;
-        parentWatcher?.close();
-        closing ??= (async () => {
-          await watcher.close();
-          const scanner = await fallback?.catch(() => undefined);
-          await scanner?.close();
-        })();
-        return closing;
-      },
-    };
+    return handle(
+      () => watcher.close(),
+      () => fallback,
+    );
   }
 
   // ---- internals ----

@@ -272,6 +272,8 @@ const RACY_GRANULE_MS = 2000;
 
 /** How long a large file must have gone unmodified before it is read (see `#settled`). */
 const LARGE_FILE_QUIET_MS = 50;
+/** How long after the hub failed to store a change (`file-system`) it is offered again. */
+const HUB_STORAGE_RETRY_MS = 2000;
 
 const TOMBSTONE_FILE: Omit<EntryMeta, "mtimeMs"> = {
   kind: "file",
@@ -854,6 +856,8 @@ class ClientEngine implements Client {
       const rec = this.#index.get(path);
       if (rec?.inflight) this.#clearInflight(rec);
       this.#maybeReady();
+      // The hub could not store it (its disk is full): the same change is offered again later.
+      if (code === "file-system") this.#settle(path, HUB_STORAGE_RETRY_MS);
     }
     this.#emitError(new DistSyncError(knownCode(code), `hub: ${text}`));
   }

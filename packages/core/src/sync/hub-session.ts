@@ -28,7 +28,7 @@ import type {
   Message,
   Proposal,
 } from "../protocol/messages.js";
-import type { ContentStore, StoredChunk } from "../store/content-store.js";
+import type { ContentStore, Manifest, StoredChunk } from "../store/content-store.js";
 import type { InlineCache } from "../store/inline-cache.js";
 import type { Connection } from "../transport.js";
 import type { ClientId, ContentHash, IndexEntry } from "../types.js";
@@ -434,8 +434,12 @@ export class HubSession {
         try {
           ready[index] = await this.#contentReady(items[index] as Proposal);
         } catch (error) {
-          // Bad content refuses its own proposal only; the rest of the batch is decided as usual.
-          if (!ContentError.isInstance(error)) throw error;
+          // Bad content, or content the hub cannot store, refuses its own proposal only; the rest
+          // of the batch is decided as usual.
+          const refused =
+            ContentError.isInstance(error) ||
+            (DistSyncError.isInstance(error) && error.code === "file-system");
+          if (!refused) throw error;
           refusals.push({ index, error });
         }
       }
@@ -553,14 +557,21 @@ export class HubSession {
     if ((await hasher.digest()) !== hash) {
       throw new ContentError("content-mismatch", `${item.path}: inline content does not match its hash`);
     }
-    if (chunkHashes[0] !== undefined) {
-      await this.#host.store.putChunk(chunkHashes[0], { size: raw.length, ...item.data });
+    try {
+      if (chunkHashes[0] !== undefined) {
+        await this.#host.store.putChunk(chunkHashes[0], { size: raw.length, ...item.data });
+      }
+      await this.#host.store.putManifest(hash, {
+        size: raw.length,
+        chunks: chunkHashes,
+        sizes: chunkHashes.length > 0 ? [raw.length] : [],
+      });
+    } catch (error) {
+      // A full disk at the hub refuses this proposal only (the client offers it again later).
+      const cause = error instanceof Error ? error.message : String(error);
+      this.#log.error("cannot store inline content", { client: this.clientId, hash, error: cause });
+      throw new DistSyncError("file-system", `the hub cannot store ${item.path}: ${cause}`);
     }
-    await this.#host.store.putManifest(hash, {
-      size: raw.length,
-      chunks: chunkHashes,
-      sizes: chunkHashes.length > 0 ? [raw.length] : [],
-    });
     this.#host.inline.set(hash, item.data);
     return true;
   }
@@ -619,10 +630,22 @@ export class HubSession {
     upload.stores.add(store);
   }
 
-  /** Waits for an upload's chunk writes; throws the first failure. */
-  async #storesDone(upload: Upload): Promise<void> {
+  /**
+   * Waits for an upload's chunk writes. When one failed (a full disk at the hub), the upload is
+   * refused with a non-fatal `file-system` error naming the cause, and false returned: the client
+   * stays connected and tries again later, and nothing of the upload is committed.
+   */
+  async #storesDone(hash: ContentHash, upload: Upload): Promise<boolean> {
     await Promise.all(upload.stores);
-    if (upload.storeError !== undefined) throw upload.storeError;
+    if (upload.storeError === undefined) return true;
+    const cause = upload.storeError instanceof Error ? upload.storeError.message : String(upload.storeError);
+    this.#log.error("cannot store an upload", { client: this.clientId, hash, error: cause });
+    await this.#refuseUpload(
+      hash,
+      upload,
+      new DistSyncError("file-system", `the hub cannot store ${hash}: ${cause}`),
+    );
+    return false;
   }
 
   async #contentEnd(hash: ContentHash, chunks: number, size: number): Promise<void> {
@@ -630,29 +653,37 @@ export class HubSession {
     if (!upload) throw new ProtocolError(`content-end for ${hash} that the hub did not ask for`);
     this.#uploads.delete(hash);
     if (upload.failed) return;
-    await this.#storesDone(upload);
+    if (!(await this.#storesDone(hash, upload))) return;
+    let manifest: Manifest;
     if (upload.delta) {
-      const manifest = await upload.delta.end(this.#host.store, chunks, size);
-      if (typeof manifest === "string") {
+      const checked = await upload.delta.end(this.#host.store, chunks, size);
+      if (typeof checked === "string") {
         await this.#refuseUpload(
           hash,
           upload,
-          new ContentError("content-mismatch", `upload of ${hash}: ${manifest}`),
+          new ContentError("content-mismatch", `upload of ${hash}: ${checked}`),
         );
         return;
       }
       // Verified chunk by chunk against a manifest that hashes to `hash`: the content is whole.
+      manifest = checked;
+    } else {
+      const actual = await upload.hasher.digest();
+      if (actual !== hash || upload.hasher.chunkCount !== chunks || upload.hasher.size !== size) {
+        this.#awaiting.delete(hash);
+        throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
+      }
+      manifest = { size, chunks: upload.chunks, sizes: upload.sizes };
+    }
+    try {
       await this.#host.store.putManifest(hash, manifest);
+    } catch (error) {
+      upload.storeError = error;
+      await this.#storesDone(hash, upload);
+      return;
     }
     const waiting = this.#awaiting.get(hash) ?? [];
     this.#awaiting.delete(hash);
-    if (!upload.delta) {
-      const actual = await upload.hasher.digest();
-      if (actual !== hash || upload.hasher.chunkCount !== chunks || upload.hasher.size !== size) {
-        throw new ContentError("content-mismatch", `uploaded content does not match ${hash}`);
-      }
-      await this.#host.store.putManifest(hash, { size, chunks: upload.chunks, sizes: upload.sizes });
-    }
     if (upload.first && upload.chunks.length === 1) this.#host.inline.set(hash, upload.first);
     const space = this.#requireSpace();
     const acks: Accepted[] = [];
@@ -669,7 +700,7 @@ export class HubSession {
   }
 
   /** Refuses an upload: its proposals are dropped (the client hears of it), nothing is stored. */
-  async #refuseUpload(hash: ContentHash, upload: Upload, error: ContentError): Promise<void> {
+  async #refuseUpload(hash: ContentHash, upload: Upload, error: DistSyncError): Promise<void> {
     upload.failed = true;
     const waiting = this.#awaiting.get(hash) ?? [];
     this.#awaiting.delete(hash);

@@ -1,4 +1,4 @@
-import { cutPoints } from "./chunker.js";
+import { joinRest, splitChunks } from "./chunker.js";
 import { sha256 } from "./hash.js";
 
 /** One step of chunking a file: the bytes left after its last cut, then the next block read. */
@@ -36,27 +36,9 @@ export type ChunkBlocks = (request: ChunkBlocksRequest) => Promise<ChunkBlocksAn
 
 /** `ChunkBlocks` on the calling thread (SHA-256 through WebCrypto): the reference behaviour. */
 export async function chunkBlocksInThread(request: ChunkBlocksRequest): Promise<ChunkBlocksAnswer> {
-  const data = joinRest(request.rest, request.block);
-  const sizes: number[] = [];
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const cut of cutPoints(data, request.final)) {
-    sizes.push(cut - start);
-    chunks.push(data.slice(start, cut));
-    start = cut;
-  }
+  const { chunks, rest } = splitChunks(joinRest(request.rest, request.block), request.final);
   const digests = await Promise.all(chunks.map((chunk) => sha256(chunk)));
-  const answer: ChunkBlocksAnswer = { sizes, digests, rest: data.slice(start) };
+  const answer: ChunkBlocksAnswer = { sizes: chunks.map((chunk) => chunk.length), digests, rest };
   if (request.withData) answer.chunks = chunks;
   return answer;
-}
-
-/** `rest` followed by `block`: one of them when the other is empty, else a copy of both. */
-export function joinRest(rest: Uint8Array, block: Uint8Array): Uint8Array {
-  if (rest.length === 0) return block;
-  if (block.length === 0) return rest;
-  const data = new Uint8Array(rest.length + block.length);
-  data.set(rest, 0);
-  data.set(block, rest.length);
-  return data;
 }

@@ -84,33 +84,35 @@ export class Chunker {
   #pending: Uint8Array = new Uint8Array(0);
 
   push(block: Uint8Array): Uint8Array[] {
-    const data = this.#pending.length === 0 ? block : concat(this.#pending, block);
-    const chunks: Uint8Array[] = [];
-    let start = 0;
-    for (const cut of cutPoints(data, false)) {
-      chunks.push(data.slice(start, cut));
-      start = cut;
-    }
-    this.#pending = data.slice(start);
+    const { chunks, rest } = splitChunks(joinRest(this.#pending, block), false);
+    this.#pending = rest;
     return chunks;
   }
 
   finish(): Uint8Array[] {
-    const data = this.#pending;
+    const { chunks } = splitChunks(this.#pending, true);
     this.#pending = new Uint8Array(0);
-    const chunks: Uint8Array[] = [];
-    let start = 0;
-    for (const cut of cutPoints(data, true)) {
-      chunks.push(data.slice(start, cut));
-      start = cut;
-    }
     return chunks;
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** `data` cut where `cutPoints` says: each chunk and the bytes after the last cut, all copies. */
+export function splitChunks(data: Uint8Array, final: boolean): { chunks: Uint8Array[]; rest: Uint8Array } {
+  const chunks: Uint8Array[] = [];
+  let start = 0;
+  for (const cut of cutPoints(data, final)) {
+    chunks.push(data.slice(start, cut));
+    start = cut;
+  }
+  return { chunks, rest: data.slice(start) };
+}
+
+/** `rest` followed by `block`: one of them when the other is empty, else a copy of both. */
+export function joinRest(rest: Uint8Array, block: Uint8Array): Uint8Array {
+  if (rest.length === 0) return block;
+  if (block.length === 0) return rest;
+  const data = new Uint8Array(rest.length + block.length);
+  data.set(rest, 0);
+  data.set(block, rest.length);
+  return data;
 }

@@ -98,7 +98,9 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
     });
     return worker;
   };
-  const post = async (request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerAnswer> => {
+  // Nothing is moved to a worker: a chunk to compress may still be sent raw, and chunk requests
+  // share their window (see WINDOW_BYTES).
+  const post = async (request: WorkerRequest): Promise<WorkerAnswer> => {
     if (workers.length < count) workers.push(start());
     const worker = workers[turn++ % workers.length] as Worker;
     const answer = new Promise<WorkerAnswer>((resolve, reject) =>
@@ -106,7 +108,7 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
     );
     worker.ref();
     try {
-      worker.postMessage(request, transfer);
+      worker.postMessage(request);
       return await answer;
     } finally {
       pending.delete(request.id);
@@ -121,7 +123,7 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
       if (policy === "auto" && isIncompressible(chunk)) return { encoding: "raw", data: chunk };
       // The sample is taken: the worker only deflates (and keeps raw bytes when that saves < 5 %).
       // The chunk is copied, not moved: the caller may still send it raw.
-      const answer = await post({ kind: "compress", id: nextId++, data: chunk, policy: "always" }, []);
+      const answer = await post({ kind: "compress", id: nextId++, data: chunk, policy: "always" });
       const { encoding, data } = answer as { id: number } & EncodedChunk;
       return { encoding, data };
     },
@@ -137,10 +139,14 @@ export function createCompressionPool(options: CompressionPoolOptions = {}): Com
       bytes.set(rest, 0);
       bytes.set(block, rest.length);
       try {
-        const answer = (await post(
-          { kind: "chunk", id: nextId++, window, length, final, withData },
-          [],
-        )) as ChunkAnswer;
+        const answer = (await post({
+          kind: "chunk",
+          id: nextId++,
+          window,
+          length,
+          final,
+          withData,
+        })) as ChunkAnswer;
         const digests = answer.sizes.map((_, k) => answer.digests.subarray(k * 32, k * 32 + 32));
         const result: ChunkBlocksAnswer = {
           sizes: answer.sizes,

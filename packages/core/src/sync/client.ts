@@ -1388,14 +1388,10 @@ class ClientEngine implements Client {
 
   /** Loads the index a previous run saved: what this folder held when it last agreed with the hub. */
   async #loadIndex(): Promise<void> {
-    if (!this.#persistIndex) return;
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.#fs.loadState?.(this.#stateName());
-    } catch (error) {
-      this.#log.warn("cannot read the saved index; starting without it", { error: String(error) });
-      return;
-    }
+    const bytes = await this.#readState(
+      this.#stateName(),
+      "cannot read the saved index; starting without it",
+    );
     if (!bytes) return;
     const saved = decodeSavedIndex(this.#space, bytes);
     if (!saved) {
@@ -1418,6 +1414,20 @@ class ClientEngine implements Client {
     this.#log.info("loaded the saved index", { paths: saved.records.size });
   }
 
+  /**
+   * A state blob a previous run saved, or `undefined`: none, not kept (`persistIndex`), or
+   * unreadable (logged as `warning`; the client then starts without it).
+   */
+  async #readState(name: string, warning: string): Promise<Uint8Array | undefined> {
+    if (!this.#persistIndex) return undefined;
+    try {
+      return await this.#fs.loadState?.(name);
+    } catch (error) {
+      this.#log.warn(warning, { error: String(error) });
+      return undefined;
+    }
+  }
+
   /** Separate from the index, so a large one stays out of it and a damaged one costs only reuse. */
   #chunksStateName(): string {
     return `chunks-${this.#space}`;
@@ -1425,14 +1435,10 @@ class ClientEngine implements Client {
 
   /** Loads the chunk lists of large files a previous run saved (see local-chunks.ts). */
   async #loadLocalChunks(): Promise<void> {
-    if (!this.#persistIndex) return;
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.#fs.loadState?.(this.#chunksStateName());
-    } catch (error) {
-      this.#log.warn("cannot read the saved chunk lists; starting without them", { error: String(error) });
-      return;
-    }
+    const bytes = await this.#readState(
+      this.#chunksStateName(),
+      "cannot read the saved chunk lists; starting without them",
+    );
     if (!bytes) return;
     const saved = await decodeSavedChunks(this.#space, bytes);
     if (!saved) {

@@ -98,10 +98,10 @@ const STORES_AHEAD = 8;
 /** Proposals of one batch whose content is checked (and inline content stored) at once. */
 const CONTENT_CHECKS_AT_ONCE = 16;
 
-/** The hub's side of one client connection. */
 /** Uploads by manifest one client may have open at once (a client sends one at a time). */
 const MAX_OPEN_MANIFESTS = 2;
 
+/** The hub's side of one client connection. */
 export class HubSession {
   readonly connection: Connection;
   readonly connectedAt = Date.now();
@@ -568,9 +568,7 @@ export class HubSession {
       });
     } catch (error) {
       // A full disk at the hub refuses this proposal only (the client offers it again later).
-      const cause = error instanceof Error ? error.message : String(error);
-      this.#log.error("cannot store inline content", { client: this.clientId, hash, error: cause });
-      throw new DistSyncError("file-system", `the hub cannot store ${item.path}: ${cause}`);
+      throw this.#storageFailed(item.path, hash, error);
     }
     this.#host.inline.set(hash, item.data);
     return true;
@@ -632,20 +630,23 @@ export class HubSession {
 
   /**
    * Waits for an upload's chunk writes. When one failed (a full disk at the hub), the upload is
-   * refused with a non-fatal `file-system` error naming the cause, and false returned: the client
-   * stays connected and tries again later, and nothing of the upload is committed.
+   * refused and false returned (see `#storageFailed`): nothing of it is committed.
    */
   async #storesDone(hash: ContentHash, upload: Upload): Promise<boolean> {
     await Promise.all(upload.stores);
     if (upload.storeError === undefined) return true;
-    const cause = upload.storeError instanceof Error ? upload.storeError.message : String(upload.storeError);
-    this.#log.error("cannot store an upload", { client: this.clientId, hash, error: cause });
-    await this.#refuseUpload(
-      hash,
-      upload,
-      new DistSyncError("file-system", `the hub cannot store ${hash}: ${cause}`),
-    );
+    await this.#refuseUpload(hash, upload, this.#storageFailed(hash, hash, upload.storeError));
     return false;
+  }
+
+  /**
+   * The non-fatal `file-system` error for content of `what` the store could not take, logged: the
+   * client stays connected and offers the change again later.
+   */
+  #storageFailed(what: string, hash: ContentHash, error: unknown): DistSyncError {
+    const cause = error instanceof Error ? error.message : String(error);
+    this.#log.error("cannot store content", { client: this.clientId, hash, error: cause });
+    return new DistSyncError("file-system", `the hub cannot store ${what}: ${cause}`);
   }
 
   async #contentEnd(hash: ContentHash, chunks: number, size: number): Promise<void> {
@@ -678,8 +679,7 @@ export class HubSession {
     try {
       await this.#host.store.putManifest(hash, manifest);
     } catch (error) {
-      upload.storeError = error;
-      await this.#storesDone(hash, upload);
+      await this.#refuseUpload(hash, upload, this.#storageFailed(hash, hash, error));
       return;
     }
     const waiting = this.#awaiting.get(hash) ?? [];

@@ -1,6 +1,6 @@
 import { Packr } from "msgpackr";
 import { sha256, toHex } from "../content/hash.js";
-import type { ChunkList } from "../content/manifest.js";
+import { type ChunkList, fromHex } from "../content/manifest.js";
 import { isInternalPath, isValidPath } from "../paths.js";
 import { CHUNK_MAX_BYTES, DELTA_MIN_BYTES } from "../protocol/constants.js";
 import type { ContentHash, RelPath } from "../types.js";
@@ -39,10 +39,10 @@ export function encodeSavedChunks(space: string, records: Iterable<SavedChunks>)
     const sizes = new Uint8Array(count * 4);
     const view = new DataView(sizes.buffer);
     for (let i = 0; i < count; i++) {
-      hexInto(list.chunks[i] as string, digests, i * 32);
+      digests.set(fromHex(list.chunks[i] as string), i * 32);
       view.setUint32(i * 4, list.sizes[i] as number, true);
     }
-    out.push([path, hexInto(hash, new Uint8Array(32), 0), size, mtimeMs, digests, sizes]);
+    out.push([path, fromHex(hash), size, mtimeMs, digests, sizes]);
   }
   return packr.pack({ v: FORMAT, space, records: out });
 }
@@ -98,15 +98,4 @@ async function decodeRecord(item: unknown): Promise<SavedChunks | undefined> {
   const contentHash = toHex(hash);
   if (toHex(await sha256(digests)) !== contentHash) return undefined;
   return { path, hash: contentHash as ContentHash, size, mtimeMs, list };
-}
-
-/** Writes the 32 bytes of a lower-case hex SHA-256 digest into `out` at `at`. */
-function hexInto(hex: string, out: Uint8Array, at: number): Uint8Array {
-  for (let i = 0; i < 32; i++)
-    out[at + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
-  return out;
-}
-
-function nibble(code: number): number {
-  return code <= 57 ? code - 48 : code - 87; // '0'-'9', 'a'-'f'
 }
